@@ -1,0 +1,44 @@
+# Two commands for a newcomer on Debian (as root, Python 3.11+):
+#   make run   - install, migrate, seed the demo, serve http://127.0.0.1:8000
+#   make test  - install, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Debian packages: what the app needs to run, and what the tests need besides.
+DEBS_RUN := python3-venv gnupg libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+DEBS_TEST := chromium poppler-utils nodejs
+
+.PHONY: run test venv debs-run debs-test lint serve
+
+run: venv debs-run
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Serving HTTP and websockets on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(BIN)/uvicorn organizing.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
+
+test: venv debs-run debs-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed: installing python3-venv"; \
+	  ./scripts/install-debs.sh python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+debs-run:
+	@./scripts/install-debs.sh $(DEBS_RUN)
+
+debs-test:
+	@./scripts/install-debs.sh $(DEBS_TEST)

@@ -1,0 +1,3 @@
+"""Websocket routes (served by the ASGI server under /ws/)."""
+
+websocket_urlpatterns: list = []

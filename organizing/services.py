@@ -1,0 +1,371 @@
+"""State changes for campaigns, memberships, invitations and the audit log.
+
+Views and consumers call these functions; nothing else writes these models.
+Every function that acts for an organizer or delegate checks the actor's role
+*and* that the actor has multi-factor authentication enabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from organizing.models import (
+    PRIVILEGED_ROLES,
+    AuditEntry,
+    Campaign,
+    Invitation,
+    Membership,
+    Role,
+    User,
+)
+
+
+class MFARequired(PermissionDenied):
+    """The actor has the role but must enable multi-factor authentication first."""
+
+
+# --- authorization -----------------------------------------------------------
+
+
+def membership_for(*, user, campaign: Campaign) -> Membership | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(campaign=campaign, user=user).first()
+
+
+def user_has_mfa(user) -> bool:
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return bool(user and user.is_authenticated and is_mfa_enabled(user))
+
+
+def require_role(*, user, campaign: Campaign, roles: set[str] | frozenset[str]) -> Membership:
+    """Return the actor's membership if it has one of `roles`.
+
+    Raises PermissionDenied otherwise, and MFARequired when the role is an
+    organizer or delegate role and the account has no second factor.
+    """
+    membership = membership_for(user=user, campaign=campaign)
+    if membership is None or membership.role not in roles:
+        raise PermissionDenied(_("You do not have the role needed for this action."))
+    if membership.role in PRIVILEGED_ROLES and not user_has_mfa(user):
+        raise MFARequired(
+            _("Organizers and delegates must enable two-factor authentication first.")
+        )
+    return membership
+
+
+def require_organizer(*, user, campaign: Campaign) -> Membership:
+    return require_role(user=user, campaign=campaign, roles={Role.ORGANIZER})
+
+
+# --- audit log -----------------------------------------------------------------
+
+
+def audit_record(
+    *, campaign: Campaign, actor, action: str, obj=None, summary: str = ""
+) -> AuditEntry:
+    """Append an entry. Never pass a signer's identity in `summary`."""
+    label = str(actor) if actor is not None else "system"
+    return AuditEntry.objects.create(
+        campaign=campaign,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=label[:120],
+        action=action,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        summary=summary[:300],
+    )
+
+
+# --- campaigns -------------------------------------------------------------------
+
+
+def normalize_domains(raw: list[str] | str) -> list[str]:
+    """Lower-case, de-duplicated, validated email domains."""
+    items = raw.replace(",", "\n").splitlines() if isinstance(raw, str) else list(raw)
+    domains: list[str] = []
+    for item in items:
+        domain = item.strip().lower().lstrip("@")
+        if not domain:
+            continue
+        labels = domain.split(".")
+        if (
+            len(domain) > 253
+            or len(labels) < 2
+            or not all(
+                label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
+            )
+        ):
+            raise ValidationError(_("“%(domain)s” is not a valid email domain.") % {"domain": item})
+        if domain not in domains:
+            domains.append(domain)
+    return domains
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    creator,
+    name: str,
+    slug: str,
+    employer_name: str,
+    allowed_domains: list[str] | str = (),
+    description: str = "",
+    k_threshold: int | None = None,
+    approval_quorum: int | None = None,
+    display_name: str = "",
+) -> Campaign:
+    """Create a campaign; its creator becomes its first organizer."""
+    if not user_has_mfa(creator):
+        raise MFARequired(_("Enable two-factor authentication before creating a campaign."))
+    campaign = Campaign(
+        name=name,
+        slug=slug,
+        employer_name=employer_name,
+        description=description,
+        allowed_domains=normalize_domains(allowed_domains or []),
+    )
+    if k_threshold is not None:
+        campaign.k_threshold = k_threshold
+    if approval_quorum is not None:
+        campaign.approval_quorum = approval_quorum
+    campaign.full_clean()
+    campaign.save()
+    Membership.objects.create(
+        campaign=campaign,
+        user=creator,
+        role=Role.ORGANIZER,
+        display_name=display_name or default_display_name(creator),
+    )
+    audit_record(campaign=campaign, actor=creator, action="campaign.create", obj=campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
+    require_organizer(user=actor, campaign=campaign)
+    allowed = {"name", "employer_name", "description", "allowed_domains", "k_threshold",
+               "approval_quorum"}  # fmt: skip
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"Cannot update {sorted(unknown)}")
+    if "allowed_domains" in fields:
+        fields["allowed_domains"] = normalize_domains(fields["allowed_domains"])
+    changed = sorted(name for name, value in fields.items() if getattr(campaign, name) != value)
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    campaign.full_clean()
+    campaign.save()
+    if changed:
+        audit_record(
+            campaign=campaign,
+            actor=actor,
+            action="campaign.update",
+            obj=campaign,
+            summary=_("Changed: %(fields)s") % {"fields": ", ".join(changed)},
+        )
+    return campaign
+
+
+def default_display_name(user) -> str:
+    """A neutral name; members can change it. Never derived from the email,
+    which would reveal the employee."""
+    return f"member-{secrets.token_hex(3)}"
+
+
+# --- invitations -----------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    token: str  # shown once to the organizer, never stored
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor,
+    campaign: Campaign,
+    role: str = Role.MEMBER,
+    max_uses: int = 1,
+    valid_for: timedelta = timedelta(days=7),
+    label: str = "",
+) -> NewInvitation:
+    require_organizer(user=actor, campaign=campaign)
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role."))
+    if not 1 <= max_uses <= 10000:
+        raise ValidationError(_("An invitation can be used between 1 and 10,000 times."))
+    if not timedelta(minutes=5) <= valid_for <= timedelta(days=90):
+        raise ValidationError(_("An invitation is valid between 5 minutes and 90 days."))
+    token = secrets.token_urlsafe(24)
+    invitation = Invitation.objects.create(
+        campaign=campaign,
+        role=role,
+        token_hash=hash_token(token),
+        label=label[:80],
+        max_uses=max_uses,
+        expires_at=timezone.now() + valid_for,
+        created_by=actor,
+    )
+    audit_record(
+        campaign=campaign,
+        actor=actor,
+        action="invitation.create",
+        obj=invitation,
+        summary=f"{role}, {max_uses} use(s), until {invitation.expires_at:%Y-%m-%d %H:%M} UTC",
+    )
+    return NewInvitation(invitation=invitation, token=token)
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    if not token or len(token) > 100:
+        return None
+    return (
+        Invitation.objects.select_related("campaign").filter(token_hash=hash_token(token)).first()
+    )
+
+
+@transaction.atomic
+def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
+    require_organizer(user=actor, campaign=invitation.campaign)
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            campaign=invitation.campaign, actor=actor, action="invitation.revoke", obj=invitation
+        )
+    return invitation
+
+
+class InvitationUnusable(ValidationError):
+    pass
+
+
+def invitation_accept(*, user, token: str, display_name: str = "") -> Membership:
+    """Join the campaign in the invitation's role.
+
+    The use counter is incremented with a conditional UPDATE so concurrent
+    acceptances cannot exceed max_uses.
+    """
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        raise InvitationUnusable(_("This invitation link is not valid."))
+    display_name = (display_name or "").strip()[:60] or default_display_name(user)
+    with transaction.atomic():
+        existing = membership_for(user=user, campaign=invitation.campaign)
+        if existing is not None:
+            return existing
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            uses__lt=F("max_uses"),
+        ).update(uses=F("uses") + 1)
+        if not claimed:
+            raise InvitationUnusable(_("This invitation has expired, been revoked or used up."))
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    campaign=invitation.campaign,
+                    user=user,
+                    role=invitation.role,
+                    display_name=display_name,
+                )
+        except IntegrityError:
+            # Joined concurrently through another request.
+            return Membership.objects.get(campaign=invitation.campaign, user=user)
+        if invitation.role in PRIVILEGED_ROLES:
+            audit_record(
+                campaign=invitation.campaign,
+                actor=user,
+                action="membership.join",
+                obj=membership,
+                summary=invitation.role,
+            )
+    return membership
+
+
+# --- memberships -----------------------------------------------------------------
+
+# Called as hook(membership=..., actor=...) inside the removal's transaction,
+# before the row is deleted; the channels code registers one to rotate channel
+# keys without this module importing it.
+membership_removed_hooks: list = []
+
+
+@transaction.atomic
+def membership_remove(*, actor, membership: Membership) -> None:
+    campaign = membership.campaign
+    require_organizer(user=actor, campaign=campaign)
+    if membership.role == Role.ORGANIZER:
+        organizers = Membership.objects.filter(campaign=campaign, role=Role.ORGANIZER).count()
+        if organizers <= 1:
+            raise ValidationError(_("A campaign needs at least one organizer."))
+    summary = f"{membership.display_name} ({membership.role})"
+    membership_id = membership.pk
+    for hook in membership_removed_hooks:
+        hook(membership=membership, actor=actor)
+    membership.delete()
+    audit_record(
+        campaign=campaign,
+        actor=actor,
+        action="membership.remove",
+        summary=summary + f" #{membership_id}",
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, actor, membership: Membership, role: str) -> Membership:
+    campaign = membership.campaign
+    require_organizer(user=actor, campaign=campaign)
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role."))
+    if membership.role == Role.ORGANIZER and role != Role.ORGANIZER:
+        organizers = Membership.objects.filter(campaign=campaign, role=Role.ORGANIZER).count()
+        if organizers <= 1:
+            raise ValidationError(_("A campaign needs at least one organizer."))
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        campaign=campaign,
+        actor=actor,
+        action="membership.role",
+        obj=membership,
+        summary=f"{membership.display_name}: {old} → {role}",
+    )
+    return membership
+
+
+def membership_rename(*, membership: Membership, display_name: str) -> Membership:
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 60:
+        raise ValidationError(_("A display name has 1 to 60 characters."))
+    membership.display_name = display_name
+    membership.save(update_fields=["display_name"])
+    return membership
+
+
+def user_create_verified(*, email: str, password: str, **extra) -> User:
+    """Create an account whose email is already verified (seeding, tests)."""
+    from allauth.account.models import EmailAddress
+
+    user = User.objects.create_user(email=email, password=password, **extra)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user

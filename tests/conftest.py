@@ -1,0 +1,136 @@
+"""Fixtures shared by all tests.
+
+Roles: `roles` gives one campaign with an organizer, a delegate and a member
+(organizer and delegate with TOTP enabled), plus an organizer of *another*
+campaign, so every authorization test can walk through all of them and the
+anonymous visitor.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from organizing.mfa import totp_enable
+from organizing.models import Campaign, Role, User
+from tests.factories import CampaignFactory, MembershipFactory, UserFactory
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+# CI sets REQUIRE_SERVICES=1: a test that needs PostgreSQL or Redis must then
+# run, not skip.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_runtest_setup(item):
+    from django.conf import settings
+
+    if item.get_closest_marker("postgres"):
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            _skip_or_fail("needs PostgreSQL: set DATABASE_URL")
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        _skip_or_fail("needs Redis: set REDIS_URL")
+
+
+def _skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but this test would be skipped: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if REQUIRE_SERVICES and terminalreporter.stats.get("skipped"):
+        terminalreporter.write_line("REQUIRE_SERVICES=1: skipped tests are not allowed", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if REQUIRE_SERVICES and reporter is not None and reporter.stats.get("skipped"):
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Keep tests away from the real data folder and mail."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _eager_celery():
+    """Tasks run in-process in tests, even when REDIS_URL configures a broker;
+    the tests that need a real worker start one and switch this off."""
+    from organizing.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+def make_user(*, mfa: bool = False, **kwargs) -> User:
+    user = UserFactory(**kwargs)
+    if mfa:
+        totp_enable(user, TEST_TOTP_SECRET)
+    return user
+
+
+@dataclass
+class Roles:
+    campaign: Campaign
+    organizer: User
+    delegate: User
+    member: User
+    other_organizer: User  # organizer of a different campaign
+    other_campaign: Campaign
+
+    def users(self) -> dict[str, User | None]:
+        """Every role, plus the anonymous visitor (None)."""
+        return {
+            "anonymous": None,
+            "member": self.member,
+            "delegate": self.delegate,
+            "organizer": self.organizer,
+            "other_organizer": self.other_organizer,
+        }
+
+
+@pytest.fixture
+def roles(db) -> Roles:
+    campaign = CampaignFactory(slug="acme", name="Acme workers")
+    other = CampaignFactory(slug="other", name="Other workers")
+    organizer = make_user(mfa=True, email="org@personal.test")
+    delegate = make_user(mfa=True, email="del@personal.test")
+    member = make_user(email="mem@personal.test")
+    other_organizer = make_user(mfa=True, email="other-org@personal.test")
+    MembershipFactory(campaign=campaign, user=organizer, role=Role.ORGANIZER, display_name="Org")
+    MembershipFactory(campaign=campaign, user=delegate, role=Role.DELEGATE, display_name="Del")
+    MembershipFactory(campaign=campaign, user=member, role=Role.MEMBER, display_name="Mem")
+    MembershipFactory(
+        campaign=other, user=other_organizer, role=Role.ORGANIZER, display_name="Other"
+    )
+    return Roles(campaign, organizer, delegate, member, other_organizer, other)
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client logged in as user (None: anonymous)."""
+    from django.test import Client
+
+    def make(user):
+        c = Client()
+        if user is not None:
+            c.force_login(user)
+        return c
+
+    return make
