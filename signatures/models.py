@@ -1,0 +1,165 @@
+"""Eligibility, blind-token issuance, signatures and receipts.
+
+The unlinkability promise lives in this file's shape: no model here points
+from a Signature to an Issuance, an email, an invite code or an account, and
+no time stored next to a signature or issuance is finer than an hour or a
+day. Primary keys of signatures are random, so their order reveals nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from letters.models import Letter
+from organizing.models import Campaign
+
+PSEUDONYM_MAX = 60
+NAME_MAX = 80
+GROUP_MAX = 80
+COMMENT_MAX = 1000
+
+
+def this_hour():
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
+def today():
+    return timezone.now().date()
+
+
+class IssuerKey(models.Model):
+    """A letter's RSA blind-signature key (RFC 9474, 2048-bit).
+
+    The private key is stored encrypted with a key derived from the server
+    secret (see signatures.keys), so a database copy alone cannot issue tokens.
+    """
+
+    letter = models.OneToOneField(Letter, on_delete=models.PROTECT, related_name="issuer_key")
+    key_id = models.CharField(max_length=64, unique=True)  # SHA-256 of the SPKI DER, hex
+    public_key_pem = models.TextField()
+    private_key_encrypted = models.BinaryField()
+    created_on = models.DateField(default=today)
+
+    def __str__(self) -> str:
+        return f"issuer key {self.key_id[:16]} of {self.letter}"
+
+
+class Attestation(models.Model):
+    """A statement a signer must affirm, e.g. "I am a current employee"."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attestations")
+    text = models.CharField(_("statement"), max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class EmailCode(models.Model):
+    """A pending work-email verification. Deleted once used or expired.
+
+    Holds an HMAC of the address, never the address, and an HMAC of the code.
+    """
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
+    email_hmac = models.CharField(max_length=64)
+    code_hmac = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["letter", "email_hmac"], name="one_email_code_per_letter"
+            )
+        ]
+
+
+class InviteCode(models.Model):
+    """A single-person eligibility code handed out by organizers.
+
+    Stored only as an HMAC; good for one token per letter of the campaign.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="invite_codes")
+    code_hmac = models.CharField(max_length=64, unique=True)
+    batch = models.CharField(_("batch"), max_length=80, blank=True)
+    created_on = models.DateField(default=today)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_on", "batch"]
+
+    def __str__(self) -> str:
+        return f"invite code {self.code_hmac[:8]}… of {self.campaign}"
+
+
+class Issuance(models.Model):
+    """One blind token issued for a letter to one identity.
+
+    `identity_hmac` is HMAC(server secret, letter, normalized identity): unique
+    per letter so each person gets one token, useless for joining across
+    letters, and never stored beside anything a signature holds.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="issuances")
+    identity_hmac = models.CharField(max_length=64)
+    issued_on = models.DateField(default=today)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["letter", "identity_hmac"], name="one_token_per_identity_per_letter"
+            )
+        ]
+
+
+class SignatureQuerySet(models.QuerySet):
+    def counted(self):
+        return self.filter(withdrawn=False)
+
+
+class Signature(models.Model):
+    """A redeemed token: the public act of signing.
+
+    Knows its letter, the hash of the spent token and what the signer chose to
+    show; nothing that leads back to the person.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="signatures")
+    token_hash = models.CharField(max_length=64)  # SHA-256 of the prepared token message
+    receipt_hash = models.CharField(max_length=64, unique=True)
+    pseudonym = models.CharField(max_length=PSEUDONYM_MAX)
+    public_name = models.CharField(max_length=NAME_MAX, blank=True)
+    # Show public_name once the letter has at least this many signatures;
+    # null shows it at once.
+    reveal_at = models.PositiveIntegerField(null=True, blank=True)
+    department = models.CharField(max_length=GROUP_MAX, blank=True)
+    location = models.CharField(max_length=GROUP_MAX, blank=True)
+    comment = models.TextField(max_length=COMMENT_MAX, blank=True)
+    attestations = models.JSONField(default=list, blank=True)
+    signed_hour = models.DateTimeField(default=this_hour)
+    withdrawn = models.BooleanField(default=False)
+
+    objects = SignatureQuerySet.as_manager()
+
+    class Meta:
+        # Random UUIDs: ordering by id is a shuffle, not the order of signing.
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "token_hash"], name="token_spent_once"),
+        ]
+        indexes = [models.Index(fields=["letter", "withdrawn"], name="sig_letter_counted")]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} on {self.letter}"
