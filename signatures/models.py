@@ -82,6 +82,9 @@ class EmailCode(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"email code for {self.letter}"
+
 
 class InviteCode(models.Model):
     """A single-person eligibility code handed out by organizers.
@@ -121,6 +124,9 @@ class Issuance(models.Model):
                 fields=["letter", "identity_hmac"], name="one_token_per_identity_per_letter"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"token issued for {self.letter} on {self.issued_on}"
 
 
 class SignatureQuerySet(models.QuerySet):
