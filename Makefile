@@ -16,6 +16,7 @@ DEBS_TEST := chromium poppler-utils nodejs
 
 run: venv debs-run
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
 	@echo "Serving HTTP and websockets on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/uvicorn organizing.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
