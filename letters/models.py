@@ -107,3 +107,71 @@ class Revision(models.Model):
         if self.pk is not None:
             raise TypeError("Revisions are immutable")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Revisions are immutable")
+
+
+MAX_COMMENT_CHARS = 5_000
+
+
+class Comment(models.Model):
+    """An organizer's remark on one revision; replies go one level deep."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="comments")
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The author's display name in the campaign when writing (never the email).
+    author_name = models.CharField(max_length=60)
+    body = models.TextField(_("comment"), max_length=MAX_COMMENT_CHARS)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment by {self.author_name} on {self.revision}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class Approval(models.Model):
+    """An organizer's approval of the revision under review.
+
+    Voided (not deleted) when the letter goes back to draft, so the history
+    stays readable; only non-void approvals count towards the quorum.
+    """
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="approvals")
+    revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    approver_name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(default=timezone.now)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One live approval per organizer and letter, even under concurrent clicks.
+            models.UniqueConstraint(
+                fields=["letter", "approver"],
+                condition=models.Q(voided_at__isnull=True),
+                name="one_live_approval_per_approver",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"approval by {self.approver_name} of {self.revision}"

@@ -353,7 +353,10 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SERVE_HTTPS)
 # HSTS is only sent on HTTPS responses (Django's SecurityMiddleware).
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SERVE_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SERVE_HTTPS
-SECURE_HSTS_PRELOAD = False
+# Preloading is hard to undo, so operators opt in; the check is silenced
+# because not preloading is a deliberate default, not an oversight.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 PERMISSIONS_POLICY = (
