@@ -10,6 +10,14 @@ from organizing.models.campaigns import (
     User,
     UserManager,
 )
+from organizing.models.channels import (
+    ChannelKeyEpoch,
+    DiscussionChannel,
+    MemberDeviceKey,
+    Message,
+    Retention,
+    WrappedKey,
+)
 
 __all__ = [
     "PRIVILEGED_ROLES",
@@ -20,4 +28,10 @@ __all__ = [
     "Role",
     "User",
     "UserManager",
+    "ChannelKeyEpoch",
+    "DiscussionChannel",
+    "MemberDeviceKey",
+    "Message",
+    "Retention",
+    "WrappedKey",
 ]
