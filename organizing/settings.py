@@ -246,6 +246,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# letters: close open letters whose deadline has passed.
+CELERY_BEAT_SCHEDULE["letters-close-expired"] = {
+    "task": "letters.tasks.close_expired_letters",
+    "schedule": 60.0,
+}
 
 # --- accounts: django-allauth ------------------------------------------------
 
