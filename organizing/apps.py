@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class OrganizingConfig(AppConfig):
     name = "organizing"
     verbose_name = "Organizing"
+
+    def ready(self):
+        from organizing import channel_services, services
+
+        # Removing a member rotates the keys of the channels they could read.
+        if channel_services.on_membership_removed not in services.membership_removed_hooks:
+            services.membership_removed_hooks.append(channel_services.on_membership_removed)

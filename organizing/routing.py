@@ -1,3 +1,9 @@
 """Websocket routes (served by the ASGI server under /ws/)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from organizing.consumers import ChannelConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/channels/<int:channel_id>/", ChannelConsumer.as_asgi()),
+]

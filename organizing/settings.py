@@ -251,6 +251,11 @@ CELERY_BEAT_SCHEDULE["letters-close-expired"] = {
     "task": "letters.tasks.close_expired_letters",
     "schedule": 60.0,
 }
+# discussion channels: delete messages past their channel's retention.
+CELERY_BEAT_SCHEDULE["channels-delete-expired"] = {
+    "task": "organizing.delete_expired_messages",
+    "schedule": 600.0,
+}
 
 # --- accounts: django-allauth ------------------------------------------------
 

@@ -1,0 +1,355 @@
+"""The websocket of a discussion channel: /ws/channels/<id>/.
+
+Thin: it parses frames, calls organizing.channel_services, and forwards the
+events those services publish after commit. The protocol is documented in
+docs/channels-protocol.md. Bad frames get an error frame (and, when the client
+has no business here, a close code); nothing a client sends crashes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+
+from organizing import channel_presence as presence
+from organizing import channel_services as svc
+from organizing.models import DiscussionChannel
+
+logger = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's).
+CLOSE_BAD_CLIENT = 4400  # too many bad frames
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403  # not (or no longer) a member with a permitted role
+CLOSE_NOT_FOUND = 4404
+
+MAX_FRAME_CHARS = 128 * 1024
+MAX_BAD_FRAMES = 50
+# Token bucket for frames that write or query (per socket).
+RATE_PER_SECOND = 20.0
+RATE_BURST = 40.0
+TYPING_INTERVAL = 1.0
+
+
+class ChannelConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.membership_id = None
+        self.device_id = None
+        self.ready = False
+        self.bad_frames = 0
+        self.tokens = RATE_BURST
+        self.tokens_at = time.monotonic()
+        self.typing_at = 0.0
+        self.group = None
+        await self.accept()
+        try:
+            channel_id = int(self.scope["url_route"]["kwargs"]["channel_id"])
+            access = await database_sync_to_async(svc.channel_access)(
+                user=self.scope.get("user"), channel_id=channel_id
+            )
+        except (DiscussionChannel.DoesNotExist, ValueError, OverflowError):
+            await self._refuse(CLOSE_NOT_FOUND, "not_found", _("There is no such channel."))
+            return
+        except PermissionDenied as exc:
+            user = self.scope.get("user")
+            if user is None or not user.is_authenticated:
+                await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in first."))
+            else:
+                await self._refuse(CLOSE_FORBIDDEN, "forbidden", str(exc))
+            return
+        self.channel_id = access.channel.pk
+        self.membership_id = access.membership.pk
+        self.role = access.membership.role
+        self.name = access.membership.display_name
+        self.group = svc.channel_group(self.channel_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(
+            svc.membership_group(self.membership_id), self.channel_name
+        )
+
+    async def _refuse(self, code: int, error: str, message: str):
+        await self._error(error, message)
+        await self.close(code=code)
+
+    async def disconnect(self, code):
+        if self.group is None:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(
+            svc.membership_group(self.membership_id), self.channel_name
+        )
+        if self.ready:
+            try:
+                await presence.remove(self.group, self.channel_name)
+                online = await presence.members(self.group)
+                if self.membership_id not in online:
+                    await self._publish(
+                        {
+                            "type": "presence",
+                            "event": "leave",
+                            "member": self.membership_id,
+                            "name": self.name,
+                        },  # fmt: skip
+                    )
+            except Exception:
+                logger.exception("Could not update presence")
+
+    # --- incoming frames ------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.group is None:
+            return
+        ref = None
+        try:
+            if text_data is None:
+                raise svc.ChannelError(_("Frames are JSON text."), "bad_frame")
+            if len(text_data) > MAX_FRAME_CHARS:
+                raise svc.ChannelError(_("The frame is too large."), "too_large")
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                raise svc.ChannelError(_("The frame is not JSON."), "bad_json")
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                raise svc.ChannelError(_("A frame is an object with a type."), "bad_frame")
+            ref = frame.get("ref") if isinstance(frame.get("ref"), (str, int)) else None
+            kind = frame["type"]
+            handler = self.HANDLERS.get(kind)
+            if handler is None:
+                raise svc.ChannelError(_("Unknown frame type."), "unknown_type")
+            if kind != "hello" and not self.ready:
+                raise svc.ChannelError(_("Send hello first."), "hello_first")
+            if kind not in ("typing", "ping") and not self._take_token():
+                raise svc.ChannelError(_("Too many frames; slow down."), "rate_limited")
+            await handler(self, frame, ref)
+        except svc.ChannelError as exc:
+            await self._bad(exc.code, exc.messages[0], ref)
+        except ValidationError as exc:
+            await self._bad("invalid", " ".join(exc.messages), ref)
+        except PermissionDenied as exc:
+            await self._error("forbidden", str(exc), ref)
+            await self.close(code=CLOSE_FORBIDDEN)
+        except Exception:
+            logger.exception("Channel frame failed")
+            await self._error("server_error", _("Something went wrong; try again."), ref)
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.tokens_at) * RATE_PER_SECOND)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    async def _bad(self, code, message, ref=None):
+        await self._error(code, message, ref)
+        self.bad_frames += 1
+        if self.bad_frames >= MAX_BAD_FRAMES:
+            await self.close(code=CLOSE_BAD_CLIENT)
+
+    async def _error(self, code, message, ref=None):
+        frame = {"type": "error", "code": code, "message": message}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send(text_data=json.dumps(frame))
+
+    async def _reply(self, frame: dict, ref=None):
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send(text_data=json.dumps(frame))
+
+    async def _publish(self, frame: dict, **extra):
+        await self.channel_layer.group_send(
+            self.group, {"type": "chan.event", "frame": frame, "text": json.dumps(frame), **extra}
+        )
+
+    # --- handlers -------------------------------------------------------------
+
+    async def on_hello(self, frame, ref):
+        if self.ready:
+            raise svc.ChannelError(_("Already said hello."), "bad_frame")
+        device_key = frame.get("device_key")
+        welcome, new_device = await database_sync_to_async(self._hello_sync)(device_key)
+        self.ready = True
+        await self._reply(welcome, ref)
+        await presence.add(self.group, self.channel_name, member=self.membership_id, name=self.name)
+        await self._publish(
+            {"type": "presence", "event": "join", "member": self.membership_id, "name": self.name},
+            exclude=self.channel_name,
+        )
+        if new_device is not None:
+            await self._publish({"type": "device", "device": new_device}, exclude=self.channel_name)
+        welcome_presence = await presence.members(self.group)
+        await self._reply(
+            {
+                "type": "presence",
+                "event": "list",
+                "online": [{"member": m, "name": n} for m, n in sorted(welcome_presence.items())],
+            }
+        )
+
+    def _hello_sync(self, device_key):
+        access = svc._current_access(membership_id=self.membership_id, channel_id=self.channel_id)
+        channel = access.channel
+        device = None
+        new_device = None
+        if device_key is not None:
+            before = set(access.membership.device_keys.values_list("pk", flat=True))
+            device = svc.device_key_register(membership=access.membership, public_key=device_key)
+            self.device_id = device.pk
+            if device.pk not in before:
+                new_device = svc._device_dict(device, has_key=False)
+        return {
+            "type": "welcome",
+            "channel": {
+                "id": channel.pk,
+                "name": channel.name,
+                "allowed_roles": channel.allowed_roles,
+                "retention_days": channel.retention_days,
+                "archived": channel.is_archived,
+                "epoch": channel.current_epoch,
+                "established": svc.epoch_established(channel=channel),
+                "last_seq": channel.last_seq,
+                "expired_before": svc.expired_before_id(channel),
+            },
+            "me": {
+                "member": access.membership.pk,
+                "name": access.membership.display_name,
+                "device": device.pk if device else None,
+                "fingerprint": device.fingerprint if device else None,
+            },
+            "devices": svc.channel_devices(channel=channel) if device else [],
+            "wraps": svc.wraps_for(channel=channel, device=device) if device else [],
+        }, new_device
+
+    async def on_send(self, frame, ref):
+        message = await database_sync_to_async(svc.message_post)(
+            membership_id=self.membership_id,
+            channel_id=self.channel_id,
+            epoch=frame.get("epoch"),
+            ciphertext=frame.get("ciphertext"),
+            iv=frame.get("iv"),
+        )
+        await self._reply({"type": "sent", "message": message}, ref)
+
+    async def on_edit(self, frame, ref):
+        message = await database_sync_to_async(svc.message_edit)(
+            membership_id=self.membership_id,
+            channel_id=self.channel_id,
+            message_id=frame.get("id"),
+            epoch=frame.get("epoch"),
+            ciphertext=frame.get("ciphertext"),
+            iv=frame.get("iv"),
+        )
+        await self._reply({"type": "sent", "message": message}, ref)
+
+    async def on_delete(self, frame, ref):
+        message = await database_sync_to_async(svc.message_delete)(
+            membership_id=self.membership_id, channel_id=self.channel_id, message_id=frame.get("id")
+        )
+        await self._reply({"type": "sent", "message": message}, ref)
+
+    async def on_history(self, frame, ref):
+        page = await database_sync_to_async(svc.messages_history)(
+            membership_id=self.membership_id,
+            channel_id=self.channel_id,
+            before_id=frame.get("before"),
+        )
+        await self._reply({"type": "history", **page}, ref)
+
+    async def on_sync(self, frame, ref):
+        page = await database_sync_to_async(svc.messages_since)(
+            membership_id=self.membership_id,
+            channel_id=self.channel_id,
+            after_seq=frame.get("after_seq"),
+        )
+        await self._reply({"type": "sync", **page}, ref)
+
+    async def on_typing(self, frame, ref):
+        now = time.monotonic()
+        if now - self.typing_at < TYPING_INTERVAL:
+            return
+        self.typing_at = now
+        await self._publish(
+            {"type": "typing", "member": self.membership_id, "name": self.name},
+            exclude=self.channel_name,
+        )
+
+    async def on_devices(self, frame, ref):
+        def load():
+            access = svc._current_access(
+                membership_id=self.membership_id, channel_id=self.channel_id
+            )
+            return {
+                "type": "devices",
+                "epoch": access.channel.current_epoch,
+                "established": svc.epoch_established(channel=access.channel),
+                "devices": svc.channel_devices(channel=access.channel),
+            }
+
+        await self._reply(await database_sync_to_async(load)(), ref)
+
+    async def on_wrap(self, frame, ref):
+        if self.device_id is None:
+            raise svc.ChannelError(_("Register this device's key first."), "no_device")
+        stored = await database_sync_to_async(svc.keys_store)(
+            membership_id=self.membership_id,
+            channel_id=self.channel_id,
+            device_id=self.device_id,
+            epoch=frame.get("epoch"),
+            wraps=frame.get("wraps"),
+            claim=frame.get("claim") is True,
+        )
+        await self._reply(
+            {"type": "wrapped", "epoch": frame.get("epoch"), "count": len(stored)}, ref
+        )
+
+    async def on_ping(self, frame, ref):
+        await presence.add(self.group, self.channel_name, member=self.membership_id, name=self.name)
+        await self._reply({"type": "pong"}, ref)
+
+    HANDLERS = {
+        "hello": on_hello,
+        "send": on_send,
+        "edit": on_edit,
+        "delete": on_delete,
+        "history": on_history,
+        "sync": on_sync,
+        "typing": on_typing,
+        "devices": on_devices,
+        "wrap": on_wrap,
+        "ping": on_ping,
+    }
+
+    # --- events from the channel layer -----------------------------------------
+
+    async def chan_event(self, event):
+        if not self.ready:
+            return  # the welcome's snapshot (or the client's sync) covers it
+        frame = event["frame"]
+        kind = frame.get("type")
+        if event.get("exclude") == self.channel_name:
+            return
+        if kind == "keys":
+            mine = [w for w in frame["wraps"] if w["device"] == self.device_id]
+            if mine:
+                await self._reply({"type": "keys", "epoch": frame["epoch"], "wraps": mine})
+            return
+        if kind == "channel" and self.role not in frame.get("allowed_roles", []):
+            await self._error("forbidden", _("Your role may no longer join this channel."))
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if kind == "rotate" and frame.get("removed_member") == self.membership_id:
+            return  # member.removed closes this socket
+        await self.send(text_data=event["text"])
+
+    async def member_removed(self, event):
+        self.ready = False
+        await self._error("removed", _("You are no longer a member of this campaign."))
+        await self.close(code=CLOSE_FORBIDDEN)
