@@ -117,6 +117,11 @@ class Issuance(models.Model):
     letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="issuances")
     identity_hmac = models.CharField(max_length=64)
     issued_on = models.DateField(default=today)
+    # An alias row claims a second identity of the same person in the same
+    # transaction (a signed-in account also claims its verified work email),
+    # so the email route cannot issue that person a second token. Aliases are
+    # not counted as issued tokens.
+    is_alias = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -51,7 +51,7 @@ def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
     k = letter.campaign.k_threshold
     figures = LetterFigures(
         count=Signature.objects.counted().filter(letter=letter).count(),
-        tokens_issued=Issuance.objects.filter(letter=letter).count(),
+        tokens_issued=Issuance.objects.filter(letter=letter, is_alias=False).count(),
         goal=letter.goal,
         departments=groups_at_least_k(letter, "department", k),
         locations=groups_at_least_k(letter, "location", k),
@@ -64,3 +64,75 @@ def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
 def letter_figures_forget(letter) -> None:
     """Drop the cached figures (after a signature or withdrawal)."""
     cache.delete(f"letter-figures:{letter.pk}")
+
+
+PUBLIC_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class PublicSignature:
+    pseudonym: str
+    public_name: str  # empty unless the signer's reveal threshold is reached
+    department: str  # empty unless its group holds at least k signatures
+    location: str
+    comment: str
+
+
+def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[PublicSignature]:
+    """Apply the disclosure rules to signatures of one letter.
+
+    - A public name shows once the letter's count reaches the signer's
+      reveal_at (at once when reveal_at is empty).
+    - A department or location shows only if its group holds at least k
+      signatures; when both would show but their combination holds fewer
+      than k, only the department shows (the pair would single people out).
+    """
+    big_departments = {name for name, _n in figures.departments}
+    big_locations = {name for name, _n in figures.locations}
+    pairs: dict[tuple[str, str], int] = {}
+    if big_departments and big_locations:
+        rows = (
+            Signature.objects.counted()
+            .filter(letter=letter, department__in=big_departments, location__in=big_locations)
+            .values("department", "location")
+            .annotate(n=Count("id"))
+        )
+        pairs = {(row["department"], row["location"]): row["n"] for row in rows}
+    result = []
+    for sig in signatures:
+        department = sig.department if sig.department in big_departments else ""
+        location = sig.location if sig.location in big_locations else ""
+        if department and location and pairs.get((department, location), 0) < figures.k:
+            location = ""
+        revealed = bool(sig.public_name) and (
+            sig.reveal_at is None or figures.count >= sig.reveal_at
+        )
+        result.append(
+            PublicSignature(
+                pseudonym=sig.pseudonym,
+                public_name=sig.public_name if revealed else "",
+                department=department,
+                location=location,
+                comment=sig.comment,
+            )
+        )
+    return result
+
+
+def public_signatures_page(letter, page_number: int):
+    """(Paginator page, rows, figures) of a letter's counted signatures.
+
+    Ordered by the random primary key: a shuffle, not the order of signing.
+    """
+    from django.core.paginator import Paginator
+
+    figures = letter_figures(letter)
+    queryset = (
+        Signature.objects.counted()
+        .filter(letter=letter)
+        .only("pseudonym", "public_name", "reveal_at", "department", "location", "comment")
+        .order_by("id")
+    )
+    paginator = Paginator(queryset, PUBLIC_PAGE_SIZE, allow_empty_first_page=True)
+    page = paginator.page(page_number)
+    return page, public_signature_rows(letter, page.object_list, figures), figures

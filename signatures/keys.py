@@ -1,0 +1,106 @@
+"""Server-held secrets of the signatures app, all derived from SECRET_KEY.
+
+- Issuer private keys are stored encrypted with AES-256-GCM under a key
+  derived by HKDF-SHA256 from the server secret, so a copy of the database
+  alone cannot issue tokens. The letter id and key id are authenticated as
+  associated data: a ciphertext cannot be moved to another letter.
+- Identity, email-code and invite-code HMAC keys are derived the same way,
+  each with its own HKDF "info" label, so no two purposes share a key.
+
+Parsed issuer keys (with their gmpy2 CRT values) are cached per process: the
+issuance and redemption paths never parse a key per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from functools import cache
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+from signatures import blindrsa
+
+NONCE_LEN = 12
+
+
+@cache
+def _derive(secret_key: str, label: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"organizing.signatures.v1",
+        info=label.encode(),
+    ).derive(secret_key.encode())
+
+
+def derived_key(label: str) -> bytes:
+    """A 32-byte key for one purpose, derived from settings.SECRET_KEY."""
+    return _derive(settings.SECRET_KEY, label)
+
+
+def keyed_hash(label: str, *parts: str | int) -> str:
+    """HMAC-SHA256 (hex) with the purpose key `label` over the parts.
+
+    Parts are length-prefixed so that ("1", "23") and ("12", "3") differ.
+    """
+    message = b"".join(
+        len(p).to_bytes(4, "big") + p for p in (str(part).encode() for part in parts)
+    )
+    return hmac.new(derived_key(label), message, hashlib.sha256).hexdigest()
+
+
+# --- issuer keys at rest ------------------------------------------------------
+
+
+def _aad(letter_id: int, key_id: str) -> bytes:
+    return f"issuer-key:{letter_id}:{key_id}".encode()
+
+
+def encrypt_private_key(private_key: rsa.RSAPrivateKey, *, letter_id: int, key_id: str) -> bytes:
+    der = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    nonce = secrets.token_bytes(NONCE_LEN)
+    aead = AESGCM(derived_key("issuer-key-encryption"))
+    return nonce + aead.encrypt(nonce, der, _aad(letter_id, key_id))
+
+
+def decrypt_private_key(blob: bytes, *, letter_id: int, key_id: str) -> blindrsa.IssuerKey:
+    blob = bytes(blob)
+    aead = AESGCM(derived_key("issuer-key-encryption"))
+    der = aead.decrypt(blob[:NONCE_LEN], blob[NONCE_LEN:], _aad(letter_id, key_id))
+    key = serialization.load_der_private_key(der, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):  # pragma: no cover - we only store RSA keys
+        raise blindrsa.InvalidInput("stored issuer key is not an RSA key")
+    parsed = blindrsa.IssuerKey.from_private_key(key)
+    if parsed.key_id != key_id:
+        raise blindrsa.InvalidInput("stored issuer key does not match its key id")
+    return parsed
+
+
+# key id -> IssuerKey. A key id is the SHA-256 of the public key, so an entry
+# can never go stale (even when a test database reuses a letter id).
+_loaded: dict[str, blindrsa.IssuerKey] = {}
+_lock = threading.Lock()
+
+
+def loaded_issuer_key(row) -> blindrsa.IssuerKey:
+    """The parsed key of a signatures.models.IssuerKey row, cached per process.
+
+    `row` may defer `private_key_encrypted`: it is only read on a cache miss.
+    """
+    key = _loaded.get(row.key_id)
+    if key is not None:
+        return key
+    key = decrypt_private_key(row.private_key_encrypted, letter_id=row.letter_id, key_id=row.key_id)
+    with _lock:
+        return _loaded.setdefault(row.key_id, key)

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from signatures import api, views
+
+app_name = "signatures"
+
+urlpatterns = [
+    # JSON API (docs/signing-protocol.md)
+    path("api/v1/letters/", api.letters, name="api_letters"),
+    path("api/v1/letters/<slug:slug>", api.letter, name="api_letter"),
+    path("api/v1/letters/<slug:slug>/email-codes", api.email_codes, name="api_email_codes"),
+    path("api/v1/letters/<slug:slug>/tokens", api.tokens, name="api_tokens"),
+    path("api/v1/letters/<slug:slug>/signatures", api.signatures, name="api_signatures"),
+    path("api/v1/receipts/status", api.receipt_status, name="api_receipt_status"),
+    path("api/v1/receipts/withdraw", api.receipt_withdraw, name="api_receipt_withdraw"),
+    # Pages
+    path("letters/<slug:slug>/sign/", views.sign, name="sign"),
+    path("letters/<slug:slug>/signatures/", views.signature_list, name="list"),
+    path("receipts/", views.receipt, name="receipt"),
+    path("c/<slug:slug>/invite-codes/", views.invite_codes, name="invite_codes"),
+    path("c/<slug:slug>/invite-codes/revoke/", views.invite_code_revoke, name="invite_code_revoke"),
+    path(
+        "c/<slug:slug>/invite-codes/revoke-batch/",
+        views.invite_batch_revoke,
+        name="invite_batch_revoke",
+    ),
+    path("c/<slug:slug>/attestations/", views.attestations, name="attestations"),
+    path(
+        "c/<slug:slug>/attestations/<int:attestation_id>/toggle/",
+        views.attestation_toggle,
+        name="attestation_toggle",
+    ),
+]

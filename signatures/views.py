@@ -1,0 +1,208 @@
+"""Signing pages: the signing page, receipts, the public signature list, and
+the organizers' invite-code and attestation pages. Thin: services do the work.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from organizing.decorators import organizer_required
+from signatures import services
+from signatures.api import load_letter
+from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
+from signatures.models import Attestation, InviteCode, IssuerKey
+from signatures.selectors import letter_figures, public_signatures_page
+from signatures.services import NotFound
+
+
+def _letter_or_404(request, slug):
+    try:
+        return load_letter(request, slug)
+    except NotFound:
+        raise Http404 from None
+
+
+def _api_suffix(request, letter) -> str:
+    """The unlisted letter's secret, carried on to API calls."""
+    if letter.visibility != "public":
+        from urllib.parse import urlencode
+
+        return "?" + urlencode({"key": request.GET.get("key", "")})
+    return ""
+
+
+@never_cache
+def sign(request, slug):
+    letter = _letter_or_404(request, slug)
+    try:
+        issuer = letter.issuer_key
+    except IssuerKey.DoesNotExist:
+        issuer = None
+    suffix = _api_suffix(request, letter)
+    attestations = Attestation.objects.filter(campaign_id=letter.campaign_id, active=True)
+    account_eligible = False
+    if request.user.is_authenticated and letter.campaign.allowed_domains:
+        from organizing.services import membership_for
+
+        account_eligible = membership_for(user=request.user, campaign=letter.campaign) is not None
+    return render(
+        request,
+        "signatures/sign.html",
+        {
+            "letter": letter,
+            "campaign": letter.campaign,
+            "issuer": issuer,
+            "figures": letter_figures(letter),
+            "attestations": attestations,
+            "account_eligible": account_eligible,
+            "api": {
+                "email_codes": reverse("signatures:api_email_codes", args=[slug]) + suffix,
+                "tokens": reverse("signatures:api_tokens", args=[slug]) + suffix,
+                "signatures": reverse("signatures:api_signatures", args=[slug]) + suffix,
+            },
+        },
+    )
+
+
+@never_cache
+def receipt(request):
+    return render(request, "signatures/receipt.html", {})
+
+
+def signature_list(request, slug):
+    letter = _letter_or_404(request, slug)
+    try:
+        page, rows, figures = public_signatures_page(letter, request.GET.get("page", "1"))
+    except (PageNotAnInteger, EmptyPage):
+        return HttpResponseBadRequest(_("This page number does not exist."))
+    return render(
+        request,
+        "signatures/signature_list.html",
+        {"letter": letter, "page": page, "rows": rows, "figures": figures},
+    )
+
+
+# --- organizers --------------------------------------------------------------------
+
+
+def _batches(campaign):
+    return (
+        InviteCode.objects.filter(campaign=campaign)
+        .values("batch")
+        .annotate(total=Count("id"), revoked=Count("id", filter=Q(revoked=True)))
+        .order_by("batch")
+    )
+
+
+@never_cache
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def invite_codes(request, *, campaign, membership):
+    form = InviteCodesForm(request.POST or None)
+    new_codes: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                new_codes = services.invite_codes_create(
+                    actor=request.user,
+                    campaign=campaign,
+                    count=form.cleaned_data["count"],
+                    batch=form.cleaned_data["batch"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            except PermissionDenied:  # pragma: no cover - the decorator checked
+                raise
+        else:
+            status = 400
+    return render(
+        request,
+        "signatures/invite_codes.html",
+        {
+            "campaign": campaign,
+            "membership": membership,
+            "form": form if not new_codes else InviteCodesForm(),
+            "revoke_form": RevokeCodeForm(),
+            "new_codes": new_codes,
+            "new_batch": form.cleaned_data.get("batch", "") if new_codes else "",
+            "batches": _batches(campaign),
+        },
+        status=status,
+    )
+
+
+@organizer_required
+@require_POST
+def invite_code_revoke(request, *, campaign, membership):
+    form = RevokeCodeForm(request.POST)
+    if form.is_valid() and services.invite_code_revoke(
+        actor=request.user, campaign=campaign, code=form.cleaned_data["code"]
+    ):
+        messages.success(request, _("The invite code was revoked."))
+    else:
+        messages.error(request, _("No active invite code of this campaign matches what you typed."))
+    return redirect("signatures:invite_codes", slug=campaign.slug)
+
+
+@organizer_required
+@require_POST
+def invite_batch_revoke(request, *, campaign, membership):
+    batch = request.POST.get("batch", "")
+    if len(batch) > 80:
+        return HttpResponseBadRequest(_("Unknown batch."))
+    count = services.invite_batch_revoke(actor=request.user, campaign=campaign, batch=batch)
+    messages.success(request, _("%(count)d invite code(s) revoked.") % {"count": count})
+    return redirect("signatures:invite_codes", slug=campaign.slug)
+
+
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def attestations(request, *, campaign, membership):
+    form = AttestationForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.attestation_create(
+                    actor=request.user, campaign=campaign, text=form.cleaned_data["text"]
+                )
+            except ValidationError as exc:
+                form.add_error("text", exc)
+                status = 400
+            else:
+                messages.success(request, _("Statement added. Signers must now affirm it."))
+                return redirect("signatures:attestations", slug=campaign.slug)
+        else:
+            status = 400
+    return render(
+        request,
+        "signatures/attestations.html",
+        {
+            "campaign": campaign,
+            "membership": membership,
+            "form": form,
+            "attestations": Attestation.objects.filter(campaign=campaign),
+        },
+        status=status,
+    )
+
+
+@organizer_required
+@require_POST
+def attestation_toggle(request, attestation_id, *, campaign, membership):
+    attestation = get_object_or_404(Attestation, pk=attestation_id, campaign=campaign)
+    services.attestation_set_active(
+        actor=request.user, attestation=attestation, active=not attestation.active
+    )
+    return redirect("signatures:attestations", slug=campaign.slug)

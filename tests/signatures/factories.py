@@ -1,0 +1,56 @@
+"""Open letters with issuer keys, independent of the letters services.
+
+Generating a 2048-bit RSA key takes ~0.1 s, so keys come from a small
+process-wide pool: a letter gets a pooled key that no letter in the current
+database uses (key ids are unique), and a new one is generated only when the
+pool runs dry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from letters.models import Letter, LetterState
+from signatures.models import IssuerKey
+from signatures.services import issuer_key_create
+from tests.factories import CampaignFactory
+
+_pool: list[rsa.RSAPrivateKey] = []
+_counter = itertools.count(1)
+
+
+def pooled_private_key() -> rsa.RSAPrivateKey:
+    from signatures.blindrsa import IssuerKey as ParsedKey
+
+    used = set(IssuerKey.objects.values_list("key_id", flat=True))
+    for key in _pool:
+        if ParsedKey.from_private_key(key).key_id not in used:
+            return key
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _pool.append(key)
+    return key
+
+
+def open_letter(campaign=None, *, with_key: bool = True, **fields) -> Letter:
+    n = next(_counter)
+    campaign = campaign or CampaignFactory()
+    body = fields.pop("body", f"We, the employees, ask for change number {n}.")
+    defaults = {
+        "slug": f"letter-{n}",
+        "title": f"Open letter {n}",
+        "state": LetterState.OPEN,
+        "goal": 100,
+    }
+    defaults.update(fields)
+    letter = Letter.objects.create(
+        campaign=campaign,
+        body=body,
+        text_hash=hashlib.sha256(body.encode()).hexdigest(),
+        **defaults,
+    )
+    if with_key:
+        issuer_key_create(letter=letter, private_key=pooled_private_key())
+    return letter
