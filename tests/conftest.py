@@ -58,6 +58,8 @@ def _isolated_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DATA_DIR = tmp_path / "data"
     settings.DATA_DIR.mkdir()
+    # PBKDF2's million rounds cost ~0.5 s per user made; tests make thousands.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True, scope="session")
