@@ -309,14 +309,27 @@ def invitation_accept(*, user, token: str, display_name: str = "") -> Membership
 membership_removed_hooks: list = []
 
 
+def _ensure_another_organizer(*, campaign: Campaign, membership: Membership) -> None:
+    """Refuse to take away the campaign's last organizer.
+
+    The organizer rows are locked (inside the caller's transaction), so two
+    organizers demoting or removing each other at the same moment cannot both
+    succeed and leave the campaign without one.
+    """
+    organizer_ids = set(
+        Membership.objects.select_for_update()
+        .filter(campaign=campaign, role=Role.ORGANIZER)
+        .values_list("pk", flat=True)
+    )
+    if membership.pk in organizer_ids and len(organizer_ids) <= 1:
+        raise ValidationError(_("A campaign needs at least one organizer."))
+
+
 @transaction.atomic
 def membership_remove(*, actor, membership: Membership) -> None:
     campaign = membership.campaign
     require_organizer(user=actor, campaign=campaign)
-    if membership.role == Role.ORGANIZER:
-        organizers = Membership.objects.filter(campaign=campaign, role=Role.ORGANIZER).count()
-        if organizers <= 1:
-            raise ValidationError(_("A campaign needs at least one organizer."))
+    _ensure_another_organizer(campaign=campaign, membership=membership)
     summary = f"{membership.display_name} ({membership.role})"
     membership_id = membership.pk
     for hook in membership_removed_hooks:
@@ -336,10 +349,8 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
     require_organizer(user=actor, campaign=campaign)
     if role not in Role.values:
         raise ValidationError(_("Unknown role."))
-    if membership.role == Role.ORGANIZER and role != Role.ORGANIZER:
-        organizers = Membership.objects.filter(campaign=campaign, role=Role.ORGANIZER).count()
-        if organizers <= 1:
-            raise ValidationError(_("A campaign needs at least one organizer."))
+    if role != Role.ORGANIZER:
+        _ensure_another_organizer(campaign=campaign, membership=membership)
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])

@@ -67,6 +67,10 @@ def campaign_page(request, slug):
     """The campaign's public page."""
     campaign = get_object_or_404(Campaign, slug=slug)
     membership = services.membership_for(user=request.user, campaign=campaign)
+    return _public_page(request, campaign=campaign, membership=membership)
+
+
+def _public_page(request, *, campaign, membership, status=200):
     return render(
         request,
         "organizing/campaign_public.html",
@@ -75,11 +79,18 @@ def campaign_page(request, slug):
             "membership": membership,
             "letters": campaign_public_letters(campaign),
         },
+        status=status,
     )
 
 
 @organizer_required
 def campaign_manage(request, *, campaign, membership):
+    return _manage_page(request, campaign=campaign, membership=membership)
+
+
+def _manage_page(request, *, campaign, membership, invitation_form=None, status=200):
+    """The organizer dashboard; re-rendered with a 4xx status (and the form's
+    errors or a message) when an action on it was refused."""
     memberships = campaign.memberships.select_related("user").order_by("role", "display_name")
     invitations = campaign.invitations.select_related("created_by")[:50]
     audit = campaign.audit_entries.all()[:20]
@@ -92,9 +103,10 @@ def campaign_manage(request, *, campaign, membership):
             "memberships": memberships,
             "invitations": invitations,
             "audit": audit,
-            "invitation_form": InvitationForm(),
+            "invitation_form": invitation_form or InvitationForm(),
             "role_choices": Role.choices,
         },
+        status=status,
     )
 
 
@@ -130,7 +142,9 @@ def invitation_create(request, *, campaign, membership):
     form = InvitationForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The invitation was not created: please check the values."))
-        return redirect("organizing:manage", slug=campaign.slug)
+        return _manage_page(
+            request, campaign=campaign, membership=membership, invitation_form=form, status=400
+        )
     data = form.cleaned_data
     created = services.invitation_create(
         actor=request.user,
@@ -166,8 +180,8 @@ def membership_remove(request, membership_id, *, campaign, membership):
         services.membership_remove(actor=request.user, membership=target)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("%(name)s was removed.") % {"name": target.display_name})
+        return _manage_page(request, campaign=campaign, membership=membership, status=409)
+    messages.success(request, _("%(name)s was removed.") % {"name": target.display_name})
     return redirect("organizing:manage", slug=campaign.slug)
 
 
@@ -178,15 +192,15 @@ def membership_role(request, membership_id, *, campaign, membership):
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Unknown role."))
-        return redirect("organizing:manage", slug=campaign.slug)
+        return _manage_page(request, campaign=campaign, membership=membership, status=400)
     try:
         services.membership_change_role(
             actor=request.user, membership=target, role=form.cleaned_data["role"]
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Role changed."))
+        return _manage_page(request, campaign=campaign, membership=membership, status=409)
+    messages.success(request, _("Role changed."))
     return redirect("organizing:manage", slug=campaign.slug)
 
 
@@ -199,8 +213,9 @@ def membership_rename(request, *, campaign, membership):
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Display name changed."))
+        membership.refresh_from_db()
+        return _public_page(request, campaign=campaign, membership=membership, status=400)
+    messages.success(request, _("Display name changed."))
     return redirect("organizing:campaign", slug=campaign.slug)
 
 
