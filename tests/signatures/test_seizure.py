@@ -1,0 +1,199 @@
+"""The seizure test: someone copies the whole database and the logs.
+
+Three people sign, one through each eligibility route (work-email code,
+invite code, signed-in account). Then every table is dumped through the
+connection's introspection (all models, all columns) together with every log
+record, and we check that nothing ties a signature to a person or to an
+issuance, and that stored times are coarse.
+
+Runs on SQLite and, with DATABASE_URL set, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from signatures.models import EmailCode, InviteCode, Issuance, Signature
+from signatures.services import invite_code_normalize, invite_codes_create
+from tests.conftest import make_user
+from tests.factories import MembershipFactory
+from tests.signatures.conftest import last_code
+from tests.signatures.helpers import SigningClient, post_json
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIGNATURE_TABLE = Signature._meta.db_table
+IDENTITY_TABLES = {
+    Issuance._meta.db_table,
+    EmailCode._meta.db_table,
+    InviteCode._meta.db_table,
+}
+
+
+def dump_database() -> dict[str, list[dict]]:
+    tables = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            columns = [col[0] for col in cursor.description]
+            tables[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return tables
+
+
+def as_text(value) -> str:
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def check_seizure(letter, attestation_ids, caplog):
+    campaign = letter.campaign
+    # Test set-up (factory_boy logs what it creates) happens before capture.
+    account = make_user(email="carl.k@example.com")
+    MembershipFactory(campaign=campaign, user=account, display_name="Carl")
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+
+    # 1. Work-email code.
+    email = "alice.w@example.com"
+    api = SigningClient(Client(), letter.slug)
+    post_json(api.client, f"/api/v1/letters/{letter.slug}/email-codes", {"email": email})
+    email_code = last_code(email)
+    token = api.token({"type": "email_code", "email": email, "code": email_code})
+    status, alice = api.sign(token, pseudonym="Heron", attestations=attestation_ids)
+    assert status == 201
+
+    # 2. Invite code.
+    (invite,) = invite_codes_create(actor=None, campaign=campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    token = api.token({"type": "invite_code", "code": invite})
+    status, bea = api.sign(
+        token,
+        pseudonym="Finch",
+        attestations=attestation_ids,
+        department="Legal",
+        location="Oslo",
+        public_name="B.",
+    )
+    assert status == 201
+
+    # 3. Signed-in account with a verified work address.
+    browser = Client()
+    browser.force_login(account)
+    api = SigningClient(browser, letter.slug)
+    token = api.token({"type": "account"})
+    status, carl = SigningClient(Client(), letter.slug).sign(
+        token, pseudonym="Wren", attestations=attestation_ids, comment="Stop it."
+    )
+    assert status == 201
+
+    receipts = [alice["receipt"], bea["receipt"], carl["receipt"]]
+    issuances = list(Issuance.objects.all())
+    assert len([i for i in issuances if not i.is_alias]) == 3
+    identity_values = {
+        email,
+        email_code,
+        invite,
+        invite_code_normalize(invite),
+        account.email,
+        f"account:{account.pk}",
+    }
+    for issuance in issuances:
+        identity_values |= {str(issuance.pk), issuance.pk.hex, issuance.identity_hmac}
+    identity_values |= set(EmailCode.objects.values_list("email_hmac", flat=True))
+    identity_values |= set(EmailCode.objects.values_list("code_hmac", flat=True))
+    identity_values |= set(InviteCode.objects.values_list("code_hmac", flat=True))
+
+    tables = dump_database()
+    assert SIGNATURE_TABLE in tables and len(tables[SIGNATURE_TABLE]) == 3
+    everything = "\n".join(
+        as_text(value) for rows in tables.values() for row in rows for value in row.values()
+    ).lower()
+
+    # The email-route address and the invite code are stored nowhere at all.
+    for secret in (email, email_code, invite, invite_code_normalize(invite)):
+        assert secret.lower() not in everything, secret
+
+    # No signature row holds, or contains, any identity value.
+    signature_columns = set()
+    for row in tables[SIGNATURE_TABLE]:
+        signature_columns |= set(row)
+        for column, value in row.items():
+            if column == "letter_id":
+                continue
+            text = as_text(value).lower()
+            for secret in identity_values:
+                assert secret.lower() != text, (column, secret)
+                if len(secret) >= 8:
+                    assert secret.lower() not in text, (column, secret)
+        assert row["letter_id"] == letter.pk
+
+    # The signature table's only reference is its letter; no table refers to
+    # both a signature and anything that identifies a person.
+    with connection.cursor() as cursor:
+        relations = connection.introspection.get_relations(cursor, SIGNATURE_TABLE)
+        assert {column for column, (_f, target) in relations.items()} == {"letter_id"}
+        identity_targets = IDENTITY_TABLES | {"organizing_user", "account_emailaddress"}
+        for table in tables:
+            targets = {
+                t for _c, (_f, t) in connection.introspection.get_relations(cursor, table).items()
+            }
+            if SIGNATURE_TABLE in targets:
+                assert not targets & identity_targets, table
+    assert not {"user_id", "issuance_id", "email", "ip", "created_at"} & signature_columns
+
+    # Identity-side rows hold nothing from the signatures either.
+    signature_values = set(receipts)
+    for row in tables[SIGNATURE_TABLE]:
+        signature_values |= {
+            as_text(row["id"]),
+            as_text(row["token_hash"]),
+            as_text(row["receipt_hash"]),
+        }
+        signature_values.add(uuid.UUID(as_text(row["id"])).hex)
+    for table in IDENTITY_TABLES:
+        for row in tables[table]:
+            for value in row.values():
+                assert as_text(value).lower() not in {v.lower() for v in signature_values}
+
+    # Coarse times: signatures to the hour, issuances to the day.
+    for signature in Signature.objects.all():
+        hour = signature.signed_hour
+        assert (hour.minute, hour.second, hour.microsecond) == (0, 0, 0)
+    for row in tables[Issuance._meta.db_table]:
+        issued_on = row["issued_on"]
+        if isinstance(issued_on, str):  # SQLite returns text
+            issued_on = datetime.date.fromisoformat(issued_on)
+        assert type(issued_on) is datetime.date
+    assert {f.name for f in Issuance._meta.fields} == {
+        "id",
+        "letter",
+        "identity_hmac",
+        "issued_on",
+        "is_alias",
+    }
+
+    # The logs hold no identity, no issuance, no receipt and no token.
+    logged = "\n".join(
+        f"{record.getMessage()} {record.args!r} {getattr(record, 'request', '')!r}"
+        for record in caplog.records
+    ).lower()
+    for secret in identity_values | set(receipts):
+        assert secret.lower() not in logged, secret
+
+
+def test_nothing_links_a_signature_to_a_person(letter, attestation_ids, caplog):
+    check_seizure(letter, attestation_ids, caplog)
+
+
+@pytest.mark.postgres
+def test_nothing_links_a_signature_to_a_person_in_postgresql(letter, attestation_ids, caplog):
+    """The same, required to run on PostgreSQL in CI (REQUIRE_SERVICES=1)."""
+    assert connection.vendor == "postgresql"
+    check_seizure(letter, attestation_ids, caplog)
