@@ -251,6 +251,8 @@ def join(request, token):
             )
             return redirect("organizing:campaign", slug=invitation.campaign.slug)
     status = 200 if invitation.is_usable or existing else 410
+    if status == 200 and form.is_bound and not form.is_valid():
+        status = 400
     return render(
         request,
         "organizing/join.html",
