@@ -68,7 +68,7 @@ def test_safe_markdown_renders_with_safe_links():
         render_markdown(
             "# Title\n\nSome *emphasis* and **strength**.\n\n"
             "- one\n- two\n\n1. first\n\n> quoted\n\n"
-            "[our site](https://example.org/about \"About\") and <https://example.org/x>\n\n"
+            '[our site](https://example.org/about "About") and <https://example.org/x>\n\n'
             "| a | b |\n|---|---|\n| 1 | 2 |"
         )
     )

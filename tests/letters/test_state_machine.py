@@ -157,7 +157,9 @@ def test_open_records_hash_of_canonical_text_and_sends_signal(roles, make_letter
     finally:
         letter_opened.disconnect(receiver)
 
-    canonical = '{"body":"Dear CEO,\\n\\nstop — now.","demands":["Ä","say \\"no\\""],"title":"Stop it"}'
+    canonical = (
+        '{"body":"Dear CEO,\\n\\nstop — now.","demands":["Ä","say \\"no\\""],"title":"Stop it"}'
+    )
     expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     letter.refresh_from_db()
     assert letter.text_hash == expected
