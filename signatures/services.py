@@ -413,7 +413,7 @@ def _email_code_claim(*, letter: Letter, email, code) -> str:
 # --- blind-token issuance --------------------------------------------------------
 
 
-def _account_identities(*, letter: Letter, user) -> list[str]:
+def account_identities(*, letter: Letter, user) -> list[str]:
     """Identities of a signed-in member: the account, plus each verified work
     address in an allowed domain (claimed as aliases so the email route
     cannot issue the same person a second token)."""
@@ -510,7 +510,7 @@ def _proof_identity_hmacs(*, letter: Letter, kind: str, proof: dict, user) -> li
         ).exists():
             raise ProofRejected(_("This invite code is not valid or has been revoked."))
         return [identity_hmac(letter.pk, f"invite:{code_hmac}")]
-    identities = _account_identities(letter=letter, user=user)
+    identities = account_identities(letter=letter, user=user)
     return [identity_hmac(letter.pk, identity) for identity in identities]
 
 

@@ -51,9 +51,12 @@ def sign(request, slug):
     attestations = Attestation.objects.filter(campaign_id=letter.campaign_id, active=True)
     account_eligible = False
     if request.user.is_authenticated and letter.campaign.allowed_domains:
-        from organizing.services import membership_for
-
-        account_eligible = membership_for(user=request.user, campaign=letter.campaign) is not None
+        try:
+            services.account_identities(letter=letter, user=request.user)
+        except services.ProofRejected:
+            pass
+        else:
+            account_eligible = True
     return render(
         request,
         "signatures/sign.html",
