@@ -41,7 +41,15 @@ def test_sign_with_an_invite_code_then_check_and_withdraw(page):
     expect(pseudonym).not_to_have_value("")
     pseudonym.fill("Quiet Heron 7")
     page.get_by_label("I am a current employee").check()
+    # A random delay: the filled-in signature waits in the browser, survives
+    # a reload, and can be sent at once.
+    page.get_by_label("Wait before sending (optional)").select_option("600")
     page.get_by_role("button", name="Sign the letter").click()
+    expect(page.get_by_role("heading", name="Waiting to send your signature")).to_be_visible()
+    assert Signature.objects.count() == 0
+    page.reload()
+    expect(page.get_by_role("heading", name="Waiting to send your signature")).to_be_visible()
+    page.get_by_role("button", name="Send it now").click()
 
     expect(page.get_by_role("heading", name="Signed. Save your receipt now.")).to_be_visible()
     receipt = page.locator("#receipt").input_value()
