@@ -31,7 +31,18 @@ def _redis():
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        # Reconnect transparently after a Redis restart.
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+            retry_on_error=[ConnectionError, TimeoutError],
+            socket_connect_timeout=2,
+            socket_timeout=5,
+        )
         _clients[loop] = client
     return client
 

@@ -178,19 +178,27 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         welcome, new_device = await database_sync_to_async(self._hello_sync)(device_key)
         self.ready = True
         await self._reply(welcome, ref)
-        await presence.add(self.group, self.channel_name, member=self.membership_id, name=self.name)
-        await self._publish(
-            {"type": "presence", "event": "join", "member": self.membership_id, "name": self.name},
-            exclude=self.channel_name,
-        )
         if new_device is not None:
             await self._publish({"type": "device", "device": new_device}, exclude=self.channel_name)
-        welcome_presence = await presence.members(self.group)
+        # Presence is best effort: without Redis for a moment, chat goes on.
+        online = {self.membership_id: self.name}
+        try:
+            await presence.add(
+                self.group, self.channel_name, member=self.membership_id, name=self.name
+            )
+            await self._publish(
+                {"type": "presence", "event": "join", "member": self.membership_id,
+                 "name": self.name},
+                exclude=self.channel_name,
+            )  # fmt: skip
+            online.update(await presence.members(self.group))
+        except Exception:
+            logger.warning("Presence unavailable", exc_info=True)
         await self._reply(
             {
                 "type": "presence",
                 "event": "list",
-                "online": [{"member": m, "name": n} for m, n in sorted(welcome_presence.items())],
+                "online": [{"member": m, "name": n} for m, n in sorted(online.items())],
             }
         )
 
@@ -311,7 +319,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_ping(self, frame, ref):
-        await presence.add(self.group, self.channel_name, member=self.membership_id, name=self.name)
+        try:
+            await presence.add(
+                self.group, self.channel_name, member=self.membership_id, name=self.name
+            )
+        except Exception:
+            logger.warning("Presence unavailable", exc_info=True)
         await self._reply({"type": "pong"}, ref)
 
     HANDLERS = {

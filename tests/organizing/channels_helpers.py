@@ -63,11 +63,14 @@ async def refused(user, channel_id) -> tuple[dict, int]:
     return error, close.get("code")
 
 
-async def receive_type(comm, kind: str, timeout: float = 3, **match) -> dict:
-    """The next frame of type `kind` (matching `match`), skipping others."""
+async def receive_type(comm, kind: str, timeout: float = 3, seq=None, **match) -> dict:
+    """The next frame of type `kind` (matching `match`, and for message frames
+    the change number `seq`), skipping others."""
     for _ in range(200):
         frame = await comm.receive_json_from(timeout=timeout)
-        if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+        if frame.get("type") != kind or any(frame.get(k) != v for k, v in match.items()):
+            continue
+        if seq is None or frame["message"]["seq"] == seq:
             return frame
     raise AssertionError(f"no {kind} frame")
 
