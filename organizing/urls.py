@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include((organizing_patterns, "organizing"))),
     path("", include("letters.urls")),
     path("", include("signatures.urls")),
+    path("", include("signatures.export.urls")),
     path("accounts/", include("allauth.urls")),
     path("operator/", admin.site.urls),
 ]

@@ -174,3 +174,6 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} on {self.letter}"
+
+
+from signatures.export.models import *  # noqa: E402,F401,F403
