@@ -251,3 +251,17 @@ def test_demoted_organizer_cannot_act(roles, make_letter):
     Membership.objects.filter(user=roles.organizer, campaign=roles.campaign).update(role="member")
     with pytest.raises(PermissionDenied):
         services.letter_submit_for_review(actor=roles.organizer, letter=letter)
+
+
+def test_documented_canonical_form_matches_the_code():
+    """docs/organizers-guide.md states the canonical form others rely on."""
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    guide = (Path(settings.BASE_DIR) / "docs" / "organizers-guide.md").read_text("utf-8")
+    documented = re.search(r"sha256 = ([0-9a-f]{64})", guide).group(1)
+    text = {"title": "Stop it", "body": "Dear CEO,\n\nstop — now.", "demands": ["Ä", 'say "no"']}
+    assert services.compute_text_hash(**text) == documented
+    assert services.canonical_text(**text).decode() in guide
