@@ -428,3 +428,15 @@ ORGANIZING = {
     "DEFAULT_K": env_int("DEFAULT_K_ANONYMITY", 5, minimum=2),
     "DEFAULT_QUORUM": env_int("DEFAULT_APPROVAL_QUORUM", 2, minimum=1),
 }
+
+# --- benchmarks (bench/signing.py; never set in a deployment) -----------------------
+
+# Adds the baseline route /bench/insert (organizing.benchmark) and raises the
+# per-address signing rate limits, which the benchmark's single client address
+# would otherwise hit at once. Raised rather than disabled, so the benchmark
+# still pays for the rate-limit counter like production does.
+BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
+if BENCHMARK_ROUTES:
+    SIGNATURES_RATE_LIMITS = {
+        scope: (10**9, 60) for scope in ("email_code", "token", "signature", "receipt")
+    }

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -50,3 +51,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("operator/", admin.site.urls),
 ]
+
+if settings.BENCHMARK_ROUTES:
+    # bench/signing.py's baseline; absent unless BENCHMARK_ROUTES=true.
+    from organizing import benchmark
+
+    urlpatterns += benchmark.urlpatterns
