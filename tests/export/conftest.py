@@ -98,11 +98,10 @@ def gpg_verify():
         shutil.rmtree(home, ignore_errors=True)
 
 
-def pdftotext(data: bytes) -> str:
+def pdftotext(data: bytes, *, layout: bool = True) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
         handle.write(data)
         handle.flush()
-        out = subprocess.run(
-            ["pdftotext", "-layout", handle.name, "-"], check=True, capture_output=True
-        )
+        args = ["pdftotext", *(["-layout"] if layout else []), handle.name, "-"]
+        out = subprocess.run(args, check=True, capture_output=True)
     return out.stdout.decode()

@@ -1,0 +1,172 @@
+"""Authorization of every export page and download, for every role; the
+invite-code sheet; key management pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from letters.models import LetterState
+from organizing.models import AuditEntry
+from signatures.export import services
+from signatures.export.models import CampaignKey
+from signatures.models import InviteCode
+from tests.export.conftest import pdftotext
+from tests.export.factories import make_letter
+
+STAFF_OK = {"organizer", "delegate"}
+ROLES = ["anonymous", "member", "delegate", "organizer", "other_organizer"]
+
+
+def _expect(role: str, response, ok_status: int, *, organizer_only=False):
+    allowed = {"organizer"} if organizer_only else STAFF_OK
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
+    elif role in allowed:
+        assert response.status_code == ok_status, (role, response.status_code)
+    else:
+        assert response.status_code == 403, (role, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_staff_pages_and_downloads(role, roles, exported, client_for):
+    client = client_for(roles.users()[role])
+    slug, pk = roles.campaign.slug, exported.pk
+    _expect(role, client.get(reverse("export:list", args=[slug])), 200)
+    _expect(role, client.get(reverse("export:keys", args=[slug])), 200)
+    _expect(role, client.get(reverse("export:detail", args=[slug, pk])), 200)
+    status = client.get(reverse("export:status", args=[slug, pk]))
+    _expect(role, status, 200)
+    if role in STAFF_OK:
+        assert status.json()["status"] == "done" and status.json()["progress"] == 100
+    for name in ("petition.pdf", "petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+        response = client.get(reverse("export:download", args=[slug, pk, name]))
+        _expect(role, response, 200)
+        if role in STAFF_OK:
+            assert response["Content-Disposition"].startswith("attachment")
+            assert b"".join(response.streaming_content)
+        response.close()
+    _expect(role, client.get(reverse("export:download", args=[slug, pk, "nope.txt"])), 404)
+    # Writes: a finished export cannot be cancelled (409); an empty delivery
+    # form is a 400; no delivery yet, so no response (404).
+    _expect(role, client.post(reverse("export:cancel", args=[slug, pk])), 409)
+    _expect(role, client.post(reverse("export:deliver", args=[slug, pk]), {}), 400)
+    _expect(role, client.post(reverse("export:response", args=[slug, pk]), {}), 404)
+    _expect(role, client.post(reverse("export:list", args=[slug]), {"letter": "nope"}), 400)
+    _expect(role, client.get(reverse("export:invite_sheet", args=[slug])), 200,
+            organizer_only=True)  # fmt: skip
+    if role == "anonymous":
+        assert AuditEntry.objects.filter(action="export.cancel").count() == 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_public_pages_for_everyone(role, roles, exported, client_for):
+    client = client_for(roles.users()[role])
+    slug, pk = roles.campaign.slug, exported.pk
+    assert client.get(reverse("export:verify", args=[slug])).status_code == 200
+    assert client.get(reverse("export:verify_export", args=[slug, pk])).status_code == 200
+    assert client.get(reverse("export:public_key", args=[slug])).status_code == 200
+    for name, (_type, public) in services.FILES.items():
+        response = client.get(reverse("export:public_download", args=[slug, pk, name]))
+        if public:
+            assert response.status_code == 200, name
+            assert b"".join(response.streaming_content)
+            response.close()
+        else:
+            assert response.status_code == 404
+    # An export of campaign acme is unknown under campaign other.
+    other = roles.other_campaign.slug
+    assert client.get(reverse("export:verify_export", args=[other, pk])).status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_generating_the_campaign_key(role, roles, client_for):
+    client = client_for(roles.users()[role])
+    response = client.post(reverse("export:keys", args=[roles.campaign.slug]),
+                           {"action": "generate"})  # fmt: skip
+    _expect(role, response, 302, organizer_only=True)
+    exists = CampaignKey.objects.filter(campaign=roles.campaign, active=True).exists()
+    assert exists == (role == "organizer")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_starting_an_export(role, roles, campaign_key, letter, client_for):
+    client = client_for(roles.users()[role])
+    response = client.post(reverse("export:list", args=[roles.campaign.slug]),
+                           {"letter": letter.slug, "paper": "A4"})  # fmt: skip
+    _expect(role, response, 302)
+    started = letter.exports.count()
+    assert started == (1 if role in STAFF_OK else 0)
+    if role in STAFF_OK:
+        export = letter.exports.get()
+        assert response["Location"] == reverse("export:detail",
+                                               args=[roles.campaign.slug, export.pk])  # fmt: skip
+
+
+def test_export_form_errors_are_400(roles, letter, client_for):
+    client = client_for(roles.delegate)
+    url = reverse("export:list", args=[roles.campaign.slug])
+    response = client.post(url, {"letter": letter.slug, "paper": "A4"})
+    assert response.status_code == 400
+    assert "no OpenPGP key" in response.content.decode()
+    response = client.post(url, {"letter": letter.slug, "paper": "A0"})
+    assert response.status_code == 400
+
+
+def test_key_pages_refuse_bad_keys_with_400(roles, client_for):
+    url = reverse("export:keys", args=[roles.campaign.slug])
+    organizer = client_for(roles.organizer)
+    response = organizer.post(url, {"action": "import", "armored": "not a key"})
+    assert response.status_code == 400
+    assert "ASCII-armored secret key" in response.content.decode()
+    response = organizer.post(url, {"action": "import", "armored": "-----BEGIN PGP PRIVATE KEY "
+                                     "BLOCK-----", "passphrase": "a\nb"})  # fmt: skip
+    assert response.status_code == 400
+    assert "line breaks" in response.content.decode()
+    delegate = client_for(roles.delegate)
+    response = delegate.post(url, {"action": "delegate_key", "armored": "hello"})
+    assert response.status_code == 400
+    response = delegate.post(url, {"action": "import", "armored": "x"})
+    assert response.status_code == 403
+    assert delegate.post(url, {"action": "what"}).status_code == 400
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_invite_sheet(role, roles, client_for):
+    from signatures.services import invite_code_hmac, invite_code_normalize
+
+    letter = make_letter(roles.campaign, slug="sign-me", state=LetterState.OPEN)
+    client = client_for(roles.users()[role])
+    url = reverse("export:invite_sheet", args=[roles.campaign.slug])
+    response = client.post(url, {"letter": letter.slug, "count": 3, "batch": "night shift",
+                                 "paper": "A4"})  # fmt: skip
+    _expect(role, response, 200, organizer_only=True)
+    if role != "organizer":
+        assert InviteCode.objects.count() == 0
+        return
+    assert response["Content-Type"] == "application/pdf"
+    text = pdftotext(response.content, layout=False)
+    codes = set(re.findall(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b", text))
+    assert len(codes) == 3
+    flat = "".join(text.split())
+    sign_url = reverse("signatures:sign", args=[letter.slug])
+    for code in codes:
+        assert f"{sign_url}#invite={code}" in flat
+    stored = set(InviteCode.objects.filter(campaign=roles.campaign, batch="night shift")
+                 .values_list("code_hmac", flat=True))  # fmt: skip
+    assert {invite_code_hmac(invite_code_normalize(c)) for c in codes} == stored
+    assert AuditEntry.objects.filter(action="invite_sheet.print").count() == 1
+    # Bad input is a 400 and creates nothing.
+    assert client.post(url, {"letter": letter.slug, "count": 0}).status_code == 400
+    assert client.post(url, {"letter": "nope", "count": 2}).status_code == 400
+    assert InviteCode.objects.count() == 3
+
+
+def test_qr_code_is_inline_svg():
+    from signatures.export.render import qr_svg
+
+    svg = qr_svg("https://example.org/letters/x/sign/#invite=ABCD-EFGH")
+    assert svg.startswith("<svg") and "<path" in svg
