@@ -102,10 +102,21 @@ def emit(group: str, frame: dict, **extra) -> None:
 
     The frame is serialized once here; every consumer forwards the same text.
     """
+    transaction.on_commit(lambda: _send_now(group, channel_event(frame, **extra)), robust=True)
+
+
+# Frames the consumer must look into before forwarding; the others travel as
+# text only (the fan-out to every socket then just forwards one string).
+INSPECTED = {"keys", "channel", "rotate"}
+
+
+def channel_event(frame: dict, **extra) -> dict:
     import json
 
-    event = {"type": "chan.event", "frame": frame, "text": json.dumps(frame), **extra}
-    transaction.on_commit(lambda: _send_now(group, event), robust=True)
+    event = {"type": "chan.event", "kind": frame["type"], "text": json.dumps(frame), **extra}
+    if frame["type"] in INSPECTED:
+        event["frame"] = frame
+    return event
 
 
 def emit_member(membership_id: int, event_type: str, **fields) -> None:

@@ -165,9 +165,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame))
 
     async def _publish(self, frame: dict, **extra):
-        await self.channel_layer.group_send(
-            self.group, {"type": "chan.event", "frame": frame, "text": json.dumps(frame), **extra}
-        )
+        await self.channel_layer.group_send(self.group, svc.channel_event(frame, **extra))
 
     # --- handlers -------------------------------------------------------------
 
@@ -345,8 +343,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
     async def chan_event(self, event):
         if not self.ready:
             return  # the welcome's snapshot (or the client's sync) covers it
-        frame = event["frame"]
-        kind = frame.get("type")
+        kind = event["kind"]
+        frame = event.get("frame") or {}
         if event.get("exclude") == self.channel_name:
             return
         if kind == "keys":

@@ -64,7 +64,7 @@ def seed(env, spec: dict, timeout=600) -> dict:
 
 
 class Server:
-    def __init__(self, env, port: int | None = None, log_path: Path | None = None):
+    def __init__(self, env, port: int | None = None, log_path: Path | None = None, extra=()):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -72,7 +72,7 @@ class Server:
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", "organizing.asgi:application", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--lifespan", "off",
-             "--log-level", "warning"],
+             "--log-level", "warning", *extra],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_http(f"{self.url}/healthz", self.proc)
