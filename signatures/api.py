@@ -72,7 +72,7 @@ def json_body(request) -> dict:
         raise BadRequest(_("The request body is too large."))
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest(_("The request body must be a JSON object.")) from None
     if not isinstance(data, dict):
         raise BadRequest(_("The request body must be a JSON object."))

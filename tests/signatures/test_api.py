@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -406,6 +407,7 @@ def test_bad_signature_input_gets_a_clear_4xx(letter, token, attestation_ids, fi
         "null",
         b"\xff\xfe",
         "{" * 10000,
+        "[" * 16000,
         '{"a": ' + '"x' * 20000 + '"}',
     ],
 )
@@ -557,3 +559,43 @@ def test_rate_limits_answer_429(letter, settings):
     # Another client (another keyed address) is not affected.
     other = Client(REMOTE_ADDR="198.51.100.7")
     assert post_json(other, path + "/tokens", {})[0] == 400
+
+
+WEIRD_VALUES = [None, True, 0, -1, 10**400, 1.5, "", " ", "x" * 3000, "\x00", "\ud800", "é" * 70,
+                [], [1, "a"], {}, {"type": "invite_code"}, "NaN"]  # fmt: skip
+
+
+def test_no_field_value_causes_a_server_error(token, attestation_ids, settings):
+    """Every field of every POST endpoint, replaced by odd JSON values: 4xx, never 500."""
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["email_code", "token", "signature", "receipt"])
+    api, tok = token
+    slug = api.slug
+    valid = {
+        f"/api/v1/letters/{slug}/email-codes": {"email": "ok@example.com"},
+        f"/api/v1/letters/{slug}/tokens": {
+            "blinded_msg": b64url_encode(b"\x01" * 256),
+            "proof": {"type": "invite_code", "code": "ABCD-EFGH-JKMN-PQRS"},
+        },
+        f"/api/v1/letters/{slug}/signatures": tok.payload(
+            attestations=attestation_ids,
+            public_name="A",
+            reveal_at=3,
+            department="D",
+            location="L",
+            comment="C",
+        ),
+        "/api/v1/receipts/status": {"receipt": "r" * 43},
+        "/api/v1/receipts/withdraw": {"receipt": "r" * 43},
+    }
+    client = Client()
+    for path, base in valid.items():
+        for field in base:
+            for value in WEIRD_VALUES:
+                payload = {**base, field: value}
+                response = client.post(
+                    path, data=json.dumps(payload), content_type="application/json"
+                )
+                assert response.status_code < 500, (path, field, value)
+                assert response.status_code != 429
+                if response.status_code >= 400:
+                    assert response.json()["message"], (path, field, value)
