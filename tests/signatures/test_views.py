@@ -179,3 +179,8 @@ def test_invite_codes_page_codes_work_for_signing(letter, roles):
     assert InviteCode.objects.filter(
         code_hmac=invite_code_hmac(invite_code_normalize(codes[0]))
     ).exists()
+
+
+def test_manage_page_links_to_the_signing_pages(letter, roles, client_for):
+    html = client_for(roles.organizer).get("/c/acme/manage/").content.decode()
+    assert 'href="/c/acme/invite-codes/"' in html and 'href="/c/acme/attestations/"' in html
