@@ -418,6 +418,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING", "propagate": False},
+        # uvicorn logs every websocket handshake as "client-ip:port - WebSocket
+        # /ws/... [accepted]" on uvicorn.error, even with --no-access-log.
+        "uvicorn.error": {"level": "WARNING"},
     },
 }
 
