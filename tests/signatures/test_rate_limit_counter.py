@@ -1,0 +1,70 @@
+"""The signing rate limit's fixed-window counter, on Redis and in memory."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from signatures import services
+from signatures.services import RateLimited, _window_count, rate_limit
+
+
+@pytest.mark.redis
+def test_redis_counter_counts_and_expires_with_its_window():
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)
+    key = backend.make_and_validate_key("sig-rl:test:counter")
+    client.delete(key)
+    assert [_window_count("sig-rl:test:counter", 65) for _ in range(3)] == [1, 2, 3]
+    assert 60 < client.ttl(key) <= 65
+    # Django's cache API reads the same counter.
+    assert backend.get("sig-rl:test:counter") == 3
+
+
+@pytest.mark.redis
+def test_redis_counter_takes_one_round_trip(monkeypatch):
+    backend = caches["default"]
+    sent = []
+    real = backend._cache.get_client
+
+    def counting_client(*args, **kwargs):
+        client = real(*args, **kwargs)
+        original = client.connection_pool.get_connection
+
+        def get_connection(*a, **k):
+            connection = original(*a, **k)
+            send = connection.send_packed_command
+
+            def record(command, *rest, **kw):
+                sent.append(command)
+                return send(command, *rest, **kw)
+
+            monkeypatch.setattr(connection, "send_packed_command", record)
+            return connection
+
+        monkeypatch.setattr(client.connection_pool, "get_connection", get_connection)
+        return client
+
+    monkeypatch.setattr(backend._cache, "get_client", counting_client)
+    _window_count("sig-rl:test:round-trips", 30)
+    assert len(sent) == 1
+
+
+def test_in_memory_counter(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert [_window_count("sig-rl:test:mem", 30) for _ in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("backend", ["configured", "memory"])
+def test_rate_limit_raises_past_the_limit(settings, backend):
+    if backend == "memory":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.SIGNATURES_RATE_LIMITS = {"token": (3, 900), "signature": None}
+    for _ in range(3):
+        rate_limit("token", "client-a")
+    with pytest.raises(RateLimited):
+        rate_limit("token", "client-a")
+    rate_limit("token", "client-b")  # per client key
+    for _ in range(10):
+        rate_limit("signature", "client-a")  # None disables a scope
+    assert services.DEFAULT_RATE_LIMITS["token"] == (20, 900)
