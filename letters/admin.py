@@ -1,10 +1,38 @@
+"""Read-only admin: letters change only through letters.services (role checks,
+state machine, audit log), and an open letter's text can never change."""
+
 from django.contrib import admin
 
-from letters.models import Letter
+from letters.models import Approval, Comment, Letter, Revision
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Letter)
-class LetterAdmin(admin.ModelAdmin):
+class LetterAdmin(ReadOnlyAdmin):
     list_display = ["title", "campaign", "state", "visibility", "opened_at"]
-    list_filter = ["state"]
-    readonly_fields = ["text_hash", "state", "current_revision"]
+    list_filter = ["state", "visibility"]
+
+
+@admin.register(Revision)
+class RevisionAdmin(ReadOnlyAdmin):
+    list_display = ["letter", "number", "created_at"]
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ReadOnlyAdmin):
+    list_display = ["letter", "revision", "approver_name", "created_at", "voided_at"]
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ["letter", "revision", "author_name", "created_at", "resolved_at"]

@@ -349,3 +349,28 @@ def test_approve_and_open_through_views(roles, make_letter, organizer2, client_f
     assert client_for(organizer2).post(open_url).status_code == 302
     letter.refresh_from_db()
     assert letter.state == LetterState.OPEN and len(letter.text_hash) == 64
+
+
+def test_public_page_links_to_signing_while_open(roles, make_letter, client):
+    letter = make_letter("open")
+    sign_url = reverse("signatures:sign", args=[letter.slug])
+    assert (
+        f'href="{sign_url}"'
+        in client.get(reverse("letters:public", args=[letter.slug])).content.decode()
+    )
+    Letter.objects.filter(pk=letter.pk).update(state=LetterState.CLOSED)
+    html = client.get(reverse("letters:public", args=[letter.slug])).content.decode()
+    assert f'href="{sign_url}"' not in html
+    assert "no longer accepts signatures" in html
+
+
+def test_admin_cannot_change_letters(roles, make_letter, client):
+    from organizing.models import User
+
+    letter = make_letter("open")
+    admin_user = User.objects.create_superuser(email="root@personal.test", password="x" * 12)
+    client.force_login(admin_user)
+    url = reverse("admin:letters_letter_change", args=[letter.pk])
+    assert client.get(url).status_code == 200  # view only
+    client.post(url, {"title": "Changed", "body": "Changed"})
+    assert Letter.objects.get(pk=letter.pk).title == letter.title
