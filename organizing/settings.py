@@ -351,7 +351,11 @@ MEDIA_ROOT = DATA_DIR / "media"
 # --- security headers --------------------------------------------------------
 
 X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "no-referrer"
+# "same-origin": no Referer ever leaves the site, like "no-referrer", but the
+# browser's own form posts keep their Origin header. Under "no-referrer"
+# Chromium sends "Origin: null" with every form POST and Django's CSRF origin
+# check refuses them all (found by the browser journey test).
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
