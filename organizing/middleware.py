@@ -29,9 +29,17 @@ def client_key_for(address: str) -> str:
 class ForgetClientAddressMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        header = settings.CLIENT_ADDRESS_HEADER
+        self.header = "HTTP_" + header.upper().replace("-", "_") if header else None
 
     def __call__(self, request):
         address = request.META.get("REMOTE_ADDR") or ""
+        if self.header:
+            # Set by our own reverse proxy (configured explicitly): the real
+            # client. In a list, the last entry is the one our proxy added
+            # (earlier ones come from the client and could be forged).
+            forwarded = request.META.pop(self.header, "").split(",")[-1].strip()
+            address = forwarded or address
         request.client_key = client_key_for(address)
         request.META["REMOTE_ADDR"] = PLACEHOLDER_ADDRESS
         # Proxies' headers would carry the address again.

@@ -401,6 +401,11 @@ CONTENT_SECURITY_POLICY = {
 # Keyed hashes of client addresses replace the addresses themselves (see
 # organizing.middleware); the key is derived from SECRET_KEY.
 CLIENT_KEY_SALT = "organizing.client-key"
+# Behind a reverse proxy every request comes from the proxy's address, so the
+# per-client rate limits would lump all clients together. Name the header the
+# proxy puts the client's address in (e.g. X-Real-IP); it is hashed like
+# REMOTE_ADDR and then removed. Only set this when the proxy overwrites it.
+CLIENT_ADDRESS_HEADER = env_str("CLIENT_ADDRESS_HEADER", "") or ""
 
 LOGGING = {
     "version": 1,

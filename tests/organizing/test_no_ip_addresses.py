@@ -236,6 +236,39 @@ def test_views_see_only_a_placeholder_and_a_keyed_hash(rf, settings):
     assert seen["client_key"] != first
 
 
+def test_behind_a_proxy_the_configured_header_keys_the_client(rf, settings):
+    """CLIENT_ADDRESS_HEADER: clients behind one proxy get separate rate-limit
+    keys, and the header is gone before any view sees it."""
+    from django.http import HttpResponse
+
+    from organizing.middleware import ForgetClientAddressMiddleware, client_key_for
+
+    settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
+    seen = []
+
+    def view(request):
+        seen.append((request.client_key, str(request.META)))
+        return HttpResponse()
+
+    middleware = ForgetClientAddressMiddleware(view)
+    middleware(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP=ADDRESS))
+    middleware(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP=FORWARDED))
+    middleware(rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP=f"{FORWARDED}, {ADDRESS}"))
+    assert [key for key, _meta in seen] == [
+        client_key_for(ADDRESS),
+        client_key_for(FORWARDED),
+        client_key_for(ADDRESS),  # the proxy's entry, not the client's claim
+    ]
+    assert not any(a in meta for _key, meta in seen for a in ADDRESSES)
+
+    settings.CLIENT_ADDRESS_HEADER = ""
+    seen.clear()
+    ForgetClientAddressMiddleware(view)(
+        rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP=ADDRESS)
+    )
+    assert seen[0][0] == client_key_for("127.0.0.1")  # not configured: not trusted
+
+
 def test_audit_entries_carry_no_address(roles):
     journey(roles)
     for entry in AuditEntry.objects.all():
