@@ -539,6 +539,15 @@ def test_wrong_methods_get_405(letter):
     assert Client().get("/api/v1/receipts/status").status_code == 405
 
 
+@pytest.mark.redis
+def test_rate_limits_count_in_redis(letter, settings):
+    """The counters live in the shared cache, so every server process sees them."""
+    from django.core.cache import caches
+
+    assert "redis" in type(caches["default"]).__module__
+    test_rate_limits_answer_429(letter, settings)
+
+
 def test_rate_limits_answer_429(letter, settings):
     settings.SIGNATURES_RATE_LIMITS = {
         "token": (2, 900),
