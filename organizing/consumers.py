@@ -35,6 +35,10 @@ MAX_BAD_FRAMES = 50
 RATE_PER_SECOND = 20.0
 RATE_BURST = 40.0
 TYPING_INTERVAL = 1.0
+# Above this many people online, joins and leaves are not announced one by one
+# (1,000 people reconnecting would mean a million frames); clients refresh the
+# list with `who` instead.
+PRESENCE_ANNOUNCE_MAX = 100
 
 
 class ChannelConsumer(AsyncWebsocketConsumer):
@@ -88,7 +92,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             try:
                 await presence.remove(self.group, self.channel_name)
                 online = await presence.members(self.group)
-                if self.membership_id not in online:
+                if self.membership_id not in online and len(online) < PRESENCE_ANNOUNCE_MAX:
                     await self._publish(
                         {
                             "type": "presence",
@@ -184,21 +188,35 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             await presence.add(
                 self.group, self.channel_name, member=self.membership_id, name=self.name
             )
-            await self._publish(
-                {"type": "presence", "event": "join", "member": self.membership_id,
-                 "name": self.name},
-                exclude=self.channel_name,
-            )  # fmt: skip
             online.update(await presence.members(self.group))
+            if len(online) <= PRESENCE_ANNOUNCE_MAX:
+                await self._publish(
+                    {"type": "presence", "event": "join", "member": self.membership_id,
+                     "name": self.name},
+                    exclude=self.channel_name,
+                )  # fmt: skip
         except Exception:
             logger.warning("Presence unavailable", exc_info=True)
-        await self._reply(
-            {
-                "type": "presence",
-                "event": "list",
-                "online": [{"member": m, "name": n} for m, n in sorted(online.items())],
-            }
-        )
+        await self._reply(self._presence_list(online))
+
+    @staticmethod
+    def _presence_list(online: dict, ref=None) -> dict:
+        frame = {
+            "type": "presence",
+            "event": "list",
+            "online": [{"member": m, "name": n} for m, n in sorted(online.items())],
+        }
+        if ref is not None:
+            frame["ref"] = ref
+        return frame
+
+    async def on_who(self, frame, ref):
+        try:
+            online = await presence.members(self.group)
+        except Exception:
+            logger.warning("Presence unavailable", exc_info=True)
+            online = {self.membership_id: self.name}
+        await self.send(text_data=json.dumps(self._presence_list(online, ref)))
 
     def _hello_sync(self, device_key):
         access = svc._current_access(membership_id=self.membership_id, channel_id=self.channel_id)
@@ -336,6 +354,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         "devices": on_devices,
         "wrap": on_wrap,
         "ping": on_ping,
+        "who": on_who,
     }
 
     # --- events from the channel layer -----------------------------------------

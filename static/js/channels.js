@@ -55,6 +55,7 @@
   var syncing = false;
   var oldestId = null;
   var hasMore = false;
+  var loadingOlder = false;
   var online = new Map();
   var devices = [];
   var editingId = null;
@@ -499,7 +500,15 @@
       hasMore = f.has_more;
       el("chat-older").hidden = !hasMore;
       var firstLoad = messages.size === 0;
+      var prevHeight = log.scrollHeight;
+      var prevTop = log.scrollTop;
+      loadingOlder = false;
       Promise.all(f.messages.map(function (m) { return apply(m, false); })).then(function () {
+        if (!firstLoad) {
+          // Older messages went in above: keep what the reader was looking at in place.
+          log.scrollTop = prevTop + (log.scrollHeight - prevHeight);
+          return;
+        }
         if (firstLoad) {
           var firstUnread = f.messages.find(function (m) { return m.id > lastReadId && m.sender !== myMember; });
           if (firstUnread && lastReadId) markUnread(firstUnread.id);
@@ -640,13 +649,23 @@
     }
   });
   el("chat-cancel-edit").addEventListener("click", stopEdit);
-  el("chat-older").addEventListener("click", function () {
-    if (oldestId !== null) send({ type: "history", before: oldestId });
-  });
+  function loadOlder() {
+    if (oldestId !== null && hasMore && !loadingOlder) {
+      loadingOlder = true;
+      send({ type: "history", before: oldestId });
+    }
+  }
+  el("chat-older").addEventListener("click", loadOlder);
+  log.addEventListener("scroll", function () { if (log.scrollTop < 20) loadOlder(); });
   el("chat-invite-button").addEventListener("click", showKeyLink);
   log.addEventListener("scroll", markRead);
   document.addEventListener("visibilitychange", markRead);
-  setInterval(function () { send({ type: "ping" }); dropByRetention(); }, 25000);
+  setInterval(function () {
+    send({ type: "ping" });
+    // Big channels do not announce every join and leave: refresh the list.
+    if (online.size >= 100) send({ type: "who" });
+    dropByRetention();
+  }, 25000);
 
   // --- start ------------------------------------------------------------------------------
   if (!subtle || !window.indexedDB) {

@@ -297,6 +297,9 @@ def test_presence_and_typing(roles, channel):
                 break
             before_pong.append(frame["type"])
         assert frame["type"] == "pong" and "typing" not in before_pong
+        await bob.send_json_to({"type": "who", "ref": "w"})
+        who = await receive_type(bob, "presence", event="list", ref="w")
+        assert {p["name"] for p in who["online"]} == {"Mem", "Del"}
         await bob.disconnect()
         left = await receive_type(alice, "presence", event="leave")
         assert left["name"] == "Del"
@@ -521,3 +524,27 @@ def test_full_asgi_stack_with_session_cookie_and_origin(roles, channel, client):
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_big_channels_do_not_announce_each_join(roles, channel, monkeypatch):
+    from organizing import consumers
+
+    monkeypatch.setattr(consumers, "PRESENCE_ANNOUNCE_MAX", 1)
+
+    async def scenario():
+        alice, _ = await connect(roles.member, channel.pk)
+        bob, _ = await connect(roles.delegate, channel.pk)
+        # Bob made two online: no join announced; Alice sees him when she asks.
+        await alice.send_json_to({"type": "who"})
+        frames = []
+        for _ in range(10):
+            frame = await alice.receive_json_from(timeout=3)
+            frames.append(frame)
+            if frame.get("event") == "list":
+                break
+        assert not any(f.get("event") == "join" for f in frames)
+        assert {p["name"] for p in frames[-1]["online"]} == {"Mem", "Del"}
+        await bob.disconnect()
+        await alice.disconnect()
+
+    run(scenario)
