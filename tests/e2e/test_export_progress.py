@@ -1,0 +1,48 @@
+"""The export page shows the job's progress and updates it without a reload."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import expect
+
+from signatures.export.models import Export, ExportStatus
+from tests.export.factories import make_letter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_progress_updates_without_reload(new_page, live_server, roles):
+    letter = make_letter(roles.campaign)
+    export = Export.objects.create(
+        letter=letter, state_key="0" * 64, status=ExportStatus.RUNNING, progress=12
+    )
+    client = Client()
+    client.force_login(roles.delegate)
+    page = new_page()
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.goto(f"/c/{roles.campaign.slug}/exports/{export.pk}/")
+    bar = page.locator("#export-progress")
+    expect(bar).to_have_attribute("value", "12")
+    page.evaluate("window.__notReloaded = true")
+
+    Export.objects.filter(pk=export.pk).update(progress=57)
+    expect(page.locator("#export-percent")).to_have_text("57 %")
+    assert page.evaluate("bar => bar.value", bar.element_handle()) == 57
+    assert page.evaluate("window.__notReloaded") is True
+
+    # When it finishes the page reloads once to show the result.
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error="Test stop")
+    expect(page.get_by_text("Test stop")).to_be_visible()
+    assert page.evaluate("window.__notReloaded") is None
+    assert page.foreign_requests == []
+    assert page.console_errors == []
