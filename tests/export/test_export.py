@@ -305,3 +305,42 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
     assert ok, output
     with pytest.raises(CommandError):
         call_command("export_petition", "no-such-letter", "--out", str(out))
+
+
+def test_encrypted_copy_for_delegates(roles, campaign_key, letter, client_for,
+                                      django_capture_on_commit_callbacks):  # fmt: skip
+    import shutil
+    import tempfile
+
+    from signatures.export import openpgp
+
+    home = tempfile.mkdtemp(prefix="dl-")
+    gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    try:
+        subprocess.run([*gpg, "--quick-gen-key", "Delegate <d@example.org>", "ed25519", "default",
+                        "never"], check=True, capture_output=True)  # fmt: skip
+        listing = subprocess.run(["gpg", "--homedir", home, "--with-colons", "--list-keys"],
+                                 capture_output=True, text=True).stdout  # fmt: skip
+        fpr = listing.split("fpr:::::::::")[1][:40]
+        subprocess.run([*gpg, "--quick-add-key", fpr, "cv25519", "encr", "never"], check=True,
+                       capture_output=True)  # fmt: skip
+        public = subprocess.run(["gpg", "--homedir", home, "--armor", "--export"],
+                                capture_output=True, text=True).stdout  # fmt: skip
+        response = client_for(roles.delegate).post(
+            reverse("export:keys", args=[roles.campaign.slug]),
+            {"action": "delegate_key", "armored": public},
+        )
+        assert response.status_code == 302
+        export, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate,
+                               letter=letter, encrypt=True)  # fmt: skip
+        assert export.status == "done", export.error
+        ciphertext = export_file(export, "petition.pdf.gpg").read_bytes()
+        plain = subprocess.run([*gpg, "--decrypt"], input=ciphertext, capture_output=True)
+        assert plain.stdout == export_file(export, "petition.pdf").read_bytes()
+        # Hidden recipient: the key id in the packet is zero.
+        packets = subprocess.run(["gpg", "--homedir", home, "--batch", "--list-packets"],
+                                 input=ciphertext, capture_output=True)  # fmt: skip
+        assert b"keyid 0000000000000000" in packets.stdout + packets.stderr
+    finally:
+        openpgp.kill_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
