@@ -344,3 +344,27 @@ def test_encrypted_copy_for_delegates(roles, campaign_key, letter, client_for,
     finally:
         openpgp.kill_agent(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_cancel_during_render_stops_it(roles, campaign_key, letter):
+    import logging
+
+    from weasyprint.logger import PROGRESS_LOGGER
+
+    export, _ = services.export_start(actor=roles.delegate, letter=letter)
+
+    class CancelOnFirstPage(logging.Handler):
+        def emit(self, record):
+            if "Creating layout - Page 1" in record.getMessage():
+                services.export_cancel(actor=roles.delegate, export=export)
+
+    handler = CancelOnFirstPage()
+    PROGRESS_LOGGER.addHandler(handler)
+    try:
+        assert services.export_render(export.pk) == "cancelled"
+    finally:
+        PROGRESS_LOGGER.removeHandler(handler)
+    export.refresh_from_db()
+    assert export.status == ExportStatus.CANCELLED
+    assert not export.directory.exists()
+    assert not list(export.directory.parent.glob("*.partial"))
