@@ -37,6 +37,7 @@ from pathlib import Path
 
 import gnupg
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 GPG_BINARY = "/usr/bin/gpg"
 GPGCONF_BINARY = "/usr/bin/gpgconf"
@@ -77,9 +78,9 @@ def check_passphrase(passphrase: str | None) -> None:
     if passphrase is None or passphrase == "":
         return
     if any(ch in passphrase for ch in "\r\n\x00"):
-        raise KeyRejected("A passphrase cannot contain line breaks.")
+        raise KeyRejected(_("A passphrase cannot contain line breaks."))
     if len(passphrase) > MAX_PASSPHRASE:
-        raise KeyRejected("This passphrase is too long.")
+        raise KeyRejected(_("This passphrase is too long."))
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -190,7 +191,7 @@ class Keyring:
     def scan(self, armored: str | bytes) -> list[dict]:
         data = armored.encode() if isinstance(armored, str) else armored
         if len(data) > MAX_KEY_BYTES:
-            raise KeyRejected("This key file is too large.")
+            raise KeyRejected(_("This key file is too large."))
         return list(self.gpg.scan_keys_mem(data))
 
     def import_signing_key(self, armored: str, *, passphrase: str = "") -> str:
@@ -202,19 +203,19 @@ class Keyring:
         check_passphrase(passphrase)
         if "PRIVATE KEY BLOCK" not in armored:
             raise KeyRejected(
-                "Paste an ASCII-armored secret key (gpg --armor --export-secret-subkeys)."
+                _("Paste an ASCII-armored secret key (gpg --armor --export-secret-subkeys).")
             )
         keys = [k for k in self.scan(armored) if k.get("type") in ("sec", "pub")]
         if len(keys) != 1:
-            raise KeyRejected("The key data must contain exactly one key.")
+            raise KeyRejected(_("The key data must contain exactly one key."))
         fingerprint = normalize_fingerprint(keys[0].get("fingerprint", ""))
         if len(fingerprint) != 40:
-            raise KeyRejected("This key has no version 4 fingerprint.")
+            raise KeyRejected(_("This key has no version 4 fingerprint."))
         existed = bool(self.gpg.list_keys(secret=True, keys=[fingerprint]))
         result = self.gpg.import_keys(armored)
         imported = {normalize_fingerprint(f) for f in result.fingerprints if f}
         if fingerprint not in imported or not (result.sec_imported or result.sec_read):
-            raise KeyRejected("gpg did not accept this secret key.")
+            raise KeyRejected(_("gpg did not accept this secret key."))
         self._pin(fingerprint)
         try:
             self.sign_detached(b"test", fingerprint=fingerprint, passphrase=passphrase)
@@ -222,8 +223,10 @@ class Keyring:
             if not existed:
                 self.delete(fingerprint, passphrase=passphrase)
             raise KeyRejected(
-                "This key cannot sign here: it may be expired or revoked, have no "
-                "signing subkey, or the passphrase is wrong."
+                _(
+                    "This key cannot sign here: it may be expired or revoked, have no "
+                    "signing subkey, or the passphrase is wrong."
+                )
             ) from None
         return fingerprint
 
@@ -332,30 +335,30 @@ def encrypt_to(data: bytes, public_keys: list[tuple[str, str]]) -> bytes:
 def public_key_info(armored: str) -> dict:
     """Fingerprint and capabilities of exactly one public key, or KeyRejected."""
     if "PRIVATE KEY BLOCK" in armored:
-        raise KeyRejected("This is a secret key: upload your public key only.")
+        raise KeyRejected(_("This is a secret key: upload your public key only."))
     if "BEGIN PGP PUBLIC KEY BLOCK" not in armored:
-        raise KeyRejected("Paste an ASCII-armored public key (gpg --armor --export).")
+        raise KeyRejected(_("Paste an ASCII-armored public key (gpg --armor --export)."))
     home = tempfile.mkdtemp(prefix="og-scan-")
     try:
         _prepare_home(Path(home))
         gpg = _gpg(home)
         data = armored.encode()
         if len(data) > MAX_KEY_BYTES:
-            raise KeyRejected("This key file is too large.")
+            raise KeyRejected(_("This key file is too large."))
         keys = [k for k in gpg.scan_keys_mem(data) if k.get("type") == "pub"]
         if len(keys) != 1:
-            raise KeyRejected("The key data must contain exactly one public key.")
+            raise KeyRejected(_("The key data must contain exactly one public key."))
         key = keys[0]
         fingerprint = normalize_fingerprint(key.get("fingerprint", ""))
         if len(fingerprint) != 40:
-            raise KeyRejected("This key has no version 4 fingerprint.")
+            raise KeyRejected(_("This key has no version 4 fingerprint."))
         if key.get("trust") in ("r", "e") or "E" not in str(key.get("cap", "")):
-            raise KeyRejected("This key is revoked, expired, or cannot encrypt.")
+            raise KeyRejected(_("This key is revoked, expired, or cannot encrypt."))
         # Prove it encrypts (catches expired or unusable subkeys).
         try:
             encrypt_to(b"test", [(fingerprint, armored)])
         except OpenPGPError:
-            raise KeyRejected("This key cannot be used to encrypt.") from None
+            raise KeyRejected(_("This key cannot be used to encrypt.")) from None
         return {"fingerprint": fingerprint, "uids": key.get("uids", [])}
     finally:
         kill_agent(home)

@@ -143,7 +143,7 @@ def campaign_key_import(
                 raise ValidationError(_("This key is already registered."))
         fingerprint = keyring.import_signing_key(armored, passphrase=passphrase)
     except openpgp.KeyRejected as exc:
-        raise ValidationError(_(str(exc)))  # noqa: INT001 - messages defined in openpgp
+        raise ValidationError(str(exc))  # translated in openpgp
     return _activate(
         actor=actor, campaign=campaign, fingerprint=fingerprint,
         source=CampaignKey.Source.IMPORTED, passphrase=passphrase,
@@ -156,7 +156,7 @@ def delegate_key_set(*, actor, campaign: Campaign, armored: str) -> DelegateKey:
     try:
         info = openpgp.public_key_info(armored)
     except openpgp.KeyRejected as exc:
-        raise ValidationError(_(str(exc)))  # noqa: INT001
+        raise ValidationError(str(exc))  # translated in openpgp
     with transaction.atomic():
         key, _created = DelegateKey.objects.update_or_create(
             membership=membership,
