@@ -42,6 +42,27 @@ PRESENCE_ANNOUNCE_MAX = 100
 
 
 class ChannelConsumer(AsyncWebsocketConsumer):
+    closing = False
+
+    async def _send_text(self, text: str):
+        """Send unless the socket is closing: a client that went away in the
+        middle of an action is not an error."""
+        if self.closing:
+            return
+        try:
+            await self.send(text_data=text)
+        except (OSError, RuntimeError):
+            self.closing = True
+
+    async def close(self, code=None, reason=None):
+        if self.closing:
+            return
+        self.closing = True
+        try:
+            await super().close(code=code, reason=reason)
+        except (OSError, RuntimeError):
+            pass
+
     async def connect(self):
         self.membership_id = None
         self.device_id = None
@@ -161,12 +182,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         frame = {"type": "error", "code": code, "message": message}
         if ref is not None:
             frame["ref"] = ref
-        await self.send(text_data=json.dumps(frame))
+        await self._send_text(json.dumps(frame))
 
     async def _reply(self, frame: dict, ref=None):
         if ref is not None:
             frame["ref"] = ref
-        await self.send(text_data=json.dumps(frame))
+        await self._send_text(json.dumps(frame))
 
     async def _publish(self, frame: dict, **extra):
         await self.channel_layer.group_send(self.group, svc.channel_event(frame, **extra))
@@ -216,7 +237,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.warning("Presence unavailable", exc_info=True)
             online = {self.membership_id: self.name}
-        await self.send(text_data=json.dumps(self._presence_list(online, ref)))
+        await self._send_text(json.dumps(self._presence_list(online, ref)))
 
     def _hello_sync(self, device_key):
         access = svc._current_access(membership_id=self.membership_id, channel_id=self.channel_id)
@@ -377,7 +398,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             return
         if kind == "rotate" and frame.get("removed_member") == self.membership_id:
             return  # member.removed closes this socket
-        await self.send(text_data=event["text"])
+        await self._send_text(event["text"])
 
     async def member_removed(self, event):
         self.ready = False
