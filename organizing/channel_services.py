@@ -84,17 +84,33 @@ def membership_group(membership_id: int) -> str:
 
 
 def _send_now(group: str, event: dict) -> None:
-    from asgiref.sync import async_to_sync
+    import asyncio
+
+    from asgiref.sync import SyncToAsync, async_to_sync
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
+        return
+    # Called from a consumer's database thread: hand the publication to the
+    # server's event loop without waiting for it, so the database thread is
+    # free for the next action (publications keep their order: the loop runs
+    # them first in, first out).
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+        future.add_done_callback(_log_failure)
         return
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:
         # The change is stored; clients find it when they resync.
         logger.exception("Could not publish a channel event")
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("Could not publish a channel event", exc_info=future.exception())
 
 
 def emit(group: str, frame: dict, **extra) -> None:
