@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from letters.models import Letter, LetterState, Visibility
 from signatures import services
 from signatures.models import Attestation, IssuerKey
-from signatures.selectors import letter_figures, public_signatures_page
+from signatures.selectors import letter_figures, letter_for_signing, public_signatures_page
 from signatures.services import BadRequest, NotFound, SigningError
 
 MAX_BODY_BYTES = 16 * 1024
@@ -88,6 +88,16 @@ def load_letter(request, slug: str) -> Letter:
         .filter(slug=slug)
         .first()
     )
+    return _visible(request, letter)
+
+
+def load_signing_letter(request, slug: str) -> Letter:
+    """load_letter for the signing POSTs (tokens, signatures): the same checks
+    on a letter loaded by one raw query (selectors.letter_for_signing)."""
+    return _visible(request, letter_for_signing(slug))
+
+
+def _visible(request, letter: Letter | None) -> Letter:
     if letter is None or letter.state in (LetterState.DRAFT, LetterState.REVIEW):
         raise NotFound(_("No letter with this address is open to the public."))
     if letter.visibility != Visibility.PUBLIC:
@@ -179,7 +189,7 @@ def email_codes(request, slug):
 
 @api_view("POST")
 def tokens(request, slug):
-    letter = load_letter(request, slug)
+    letter = load_signing_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
@@ -197,9 +207,9 @@ def tokens(request, slug):
 
 @api_view("POST", "GET")
 def signatures(request, slug):
-    letter = load_letter(request, slug)
     if request.method == "GET":
-        return _signature_list(request, letter)
+        return _signature_list(request, load_letter(request, slug))
+    letter = load_signing_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "signature")
     optional = {}
@@ -212,6 +222,7 @@ def signatures(request, slug):
         signature=services.b64url_decode(data.get("signature"), field="signature"),
         pseudonym=data.get("pseudonym"),
         attestations=data.get("attestations"),
+        required_attestations=letter.required_attestation_ids,
         **optional,
     )
     return JsonResponse(

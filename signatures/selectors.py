@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count
 
 from signatures.models import Issuance, Signature
@@ -63,7 +65,33 @@ def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
 
 def letter_figures_forget(letter) -> None:
     """Drop the cached figures (after a signature or withdrawal)."""
-    cache.delete(f"letter-figures:{letter.pk}")
+    key = f"letter-figures:{letter.pk}"
+    client = redis_client()
+    if client is None:
+        cache.delete(key)
+    else:
+        client.delete(caches["default"].make_and_validate_key(key))
+
+
+_redis_clients: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def redis_client():
+    """The default cache's redis client, or None if the cache is not Redis.
+
+    Django's Redis cache builds a new redis.Redis for every call, and redis-py
+    fills a table of ~170 response callbacks in each constructor: 0.17 ms of
+    CPU, more than the round trip. The signing endpoints, which touch Redis on
+    every request, reuse one client per cache backend instead (thread-safe;
+    it shares the backend's connection pool).
+    """
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    client = _redis_clients.get(backend)
+    if client is None:
+        client = _redis_clients[backend] = backend._cache.get_client(write=True)
+    return client
 
 
 PUBLIC_PAGE_SIZE = 50
@@ -136,3 +164,89 @@ def public_signatures_page(letter, page_number: int):
     paginator = Paginator(queryset, PUBLIC_PAGE_SIZE, allow_empty_first_page=True)
     page = paginator.page(page_number)
     return page, public_signature_rows(letter, page.object_list, figures), figures
+
+
+# --- the letter of a signing request -------------------------------------------------
+
+# Letter fields a signing request uses; the others load lazily if touched.
+_SIGNING_LETTER_FIELDS = {
+    "id", "campaign_id", "slug", "state", "visibility", "unlisted_token", "deadline", "text_hash",
+}  # fmt: skip
+_signing_sql: dict[str, tuple[str, list]] = {}
+
+
+def _signing_letter_query(vendor: str) -> tuple[str, list]:
+    """(SQL, letter fields in model order) of letter_for_signing."""
+    from letters.models import Letter
+    from organizing.models import Campaign
+    from signatures.models import Attestation, IssuerKey
+
+    fields = [f for f in Letter._meta.concrete_fields if f.attname in _SIGNING_LETTER_FIELDS]
+    if vendor == "postgresql":
+        ids = "string_agg(a.id::text, ',')"
+    else:
+        ids = "group_concat(a.id, ',')"
+    columns = ", ".join(f"l.{f.column}" for f in fields)
+    sql = (
+        f"SELECT {columns}, c.allowed_domains, k.id, k.key_id, "  # noqa: S608 - model names only
+        f"(SELECT {ids} FROM {Attestation._meta.db_table} a "
+        "WHERE a.campaign_id = l.campaign_id AND a.active) "
+        f"FROM {Letter._meta.db_table} l "
+        f"JOIN {Campaign._meta.db_table} c ON c.id = l.campaign_id "
+        f"LEFT JOIN {IssuerKey._meta.db_table} k ON k.letter_id = l.id "
+        "WHERE l.slug = %s"
+    )
+    return sql, fields
+
+
+def letter_for_signing(slug: str):
+    """The letter addressed by a signing request (token issuance, redemption),
+    or None, in one raw query: the ORM's query compilation cost more CPU than
+    the rest of a redemption (bench/signing.py, docs/benchmarks.md).
+
+    Loads only what those requests use: the letter's state, deadline,
+    visibility and text hash; its campaign's `allowed_domains` (other campaign
+    fields load lazily); its issuer key row (`private_key_encrypted` loads
+    lazily, once per process, see signatures.keys); and, as
+    `letter.required_attestation_ids`, the ids of the campaign's active
+    attestations. Nothing is cached between requests.
+    """
+    from django.db import connection
+
+    from letters.models import Letter
+    from organizing.models import Campaign
+    from signatures.models import IssuerKey
+
+    query = _signing_sql.get(connection.vendor)
+    if query is None:
+        query = _signing_sql[connection.vendor] = _signing_letter_query(connection.vendor)
+    sql, fields = query
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for model_field, value in zip(fields, row, strict=False):
+        col = model_field.get_col("l")
+        converters = connection.ops.get_db_converters(col) + model_field.get_db_converters(
+            connection
+        )
+        for converter in converters:
+            value = converter(value, col, connection)
+        values.append(value)
+    domains, key_pk, key_id, attestation_ids = row[len(fields) :]
+    domains_field = Campaign._meta.get_field("allowed_domains")
+    domains = domains_field.from_db_value(domains, None, connection)
+    letter = Letter.from_db(connection.alias, [f.attname for f in fields], values)
+    letter.campaign = Campaign.from_db(
+        connection.alias, ["id", "allowed_domains"], [letter.campaign_id, domains]
+    )
+    if key_pk is not None:
+        letter.issuer_key = IssuerKey.from_db(
+            connection.alias, ["id", "letter_id", "key_id"], [key_pk, letter.pk, key_id]
+        )
+    letter.required_attestation_ids = (
+        {int(x) for x in str(attestation_ids).split(",")} if attestation_ids else set()
+    )
+    return letter

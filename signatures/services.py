@@ -22,12 +22,12 @@ import hmac
 import re
 import secrets
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -51,7 +51,7 @@ from signatures.models import (
     IssuerKey,
     Signature,
 )
-from signatures.selectors import letter_figures_forget
+from signatures.selectors import letter_figures_forget, redis_client
 
 TOKEN_CONTEXT = b"organizing-token-v1"
 TEXT_HASH_LEN = 32
@@ -324,9 +324,10 @@ def _window_count(cache_key: str, ttl: int) -> int:
     add() + incr() take three round trips (incr checks EXISTS first).
     """
     backend = caches["default"]
-    if isinstance(backend, RedisCache):
+    client = redis_client()
+    if client is not None:
         redis_key = backend.make_and_validate_key(cache_key)
-        pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=True)
+        pipe = client.pipeline(transaction=True)
         pipe.set(redis_key, 0, ex=ttl, nx=True)
         pipe.incr(redis_key)
         return int(pipe.execute()[1])
@@ -585,12 +586,14 @@ def signature_create(
     department=None,
     location=None,
     comment=None,
+    required_attestations: set[int] | None = None,
 ) -> NewSignature:
     """Redeem a finalized token: verify it and record the signature.
 
     One INSERT; the (letter, token_hash) constraint makes a double spend a 409
     even under concurrency. Raises BadRequest, ProofRejected, AlreadySpent,
-    LetterNotOpen.
+    LetterNotOpen. `required_attestations` (ids of the campaign's active
+    attestations) saves a query when the caller has them (the API does).
     """
     _require_open(letter)
     row = _issuer_row(letter)
@@ -617,11 +620,14 @@ def signature_create(
             raise BadRequest(_("“reveal_at” must be between 1 and 10,000,000."))
         if not public_name:
             raise BadRequest(_("“reveal_at” needs a “public_name” to reveal."))
-    required = set(
-        Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
-            "id", flat=True
+    if required_attestations is not None:
+        required = set(required_attestations)
+    else:
+        required = set(
+            Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
+                "id", flat=True
+            )
         )
-    )
     affirmed = _attestation_ids(attestations, required=required)
     try:
         blindrsa.verify(key.public_key, token, signature)
@@ -629,7 +635,7 @@ def signature_create(
         raise ProofRejected(_("The token's signature is not valid for this letter.")) from None
     receipt = secrets.token_urlsafe(32)
     try:
-        with transaction.atomic():
+        with _single_statement_atomic():
             created = Signature.objects.create(
                 letter=letter,
                 token_hash=sha256_hex(token),
@@ -646,6 +652,16 @@ def signature_create(
         raise AlreadySpent(_("This token has already been used to sign.")) from None
     letter_figures_forget(letter)
     return NewSignature(signature=created, receipt=receipt)
+
+
+def _single_statement_atomic():
+    """atomic() for a block of one statement: in autocommit mode the statement
+    is its own transaction, so BEGIN and COMMIT would only add two round
+    trips; inside a caller's transaction, a savepoint keeps it usable after an
+    IntegrityError."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 # --- receipts ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import caches
 
 from signatures import services
+from signatures.selectors import redis_client
 from signatures.services import RateLimited, _window_count, rate_limit
 
 
@@ -23,31 +24,31 @@ def test_redis_counter_counts_and_expires_with_its_window():
 
 @pytest.mark.redis
 def test_redis_counter_takes_one_round_trip(monkeypatch):
-    backend = caches["default"]
+    client = redis_client()
+    assert client is redis_client()  # one client per cache backend
     sent = []
-    real = backend._cache.get_client
+    pool = client.connection_pool
+    original = pool.get_connection
 
-    def counting_client(*args, **kwargs):
-        client = real(*args, **kwargs)
-        original = client.connection_pool.get_connection
+    def get_connection(*args, **kwargs):
+        connection = original(*args, **kwargs)
+        send = connection.send_packed_command
 
-        def get_connection(*a, **k):
-            connection = original(*a, **k)
-            send = connection.send_packed_command
+        def record(command, *rest, **kw):
+            sent.append(command)
+            return send(command, *rest, **kw)
 
-            def record(command, *rest, **kw):
-                sent.append(command)
-                return send(command, *rest, **kw)
+        monkeypatch.setattr(connection, "send_packed_command", record)
+        return connection
 
-            monkeypatch.setattr(connection, "send_packed_command", record)
-            return connection
-
-        monkeypatch.setattr(client.connection_pool, "get_connection", get_connection)
-        return client
-
-    monkeypatch.setattr(backend._cache, "get_client", counting_client)
+    monkeypatch.setattr(pool, "get_connection", get_connection)
     _window_count("sig-rl:test:round-trips", 30)
     assert len(sent) == 1
+
+
+def test_no_redis_client_without_redis(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert redis_client() is None
 
 
 def test_in_memory_counter(settings):

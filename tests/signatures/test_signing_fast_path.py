@@ -1,0 +1,119 @@
+"""The signing endpoints' hot path: the letter in one raw query, few statements.
+
+bench/signing.py measures these endpoints; these tests keep their shape (what
+the raw query loads, how many statements a request runs) from regressing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from letters.models import Letter, LetterState, Visibility
+from signatures.models import Attestation, IssuerKey, Signature
+from signatures.selectors import letter_for_signing
+from signatures.services import invite_codes_create
+from tests.signatures.factories import open_letter
+from tests.signatures.helpers import SigningClient, post_json
+
+
+@pytest.fixture
+def no_rate_limits(settings):
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "signature"])
+
+
+def test_letter_for_signing_loads_what_signing_uses(letter, attestation_ids):
+    Attestation.objects.create(campaign=letter.campaign, text="Old", position=9, active=False)
+    Letter.objects.filter(pk=letter.pk).update(deadline=datetime(2999, 1, 2, 3, 4, tzinfo=UTC))
+    found = letter_for_signing(letter.slug)
+    assert (found.pk, found.slug, found.state, found.visibility, found.text_hash) == (
+        letter.pk, letter.slug, LetterState.OPEN, Visibility.PUBLIC, letter.text_hash,
+    )  # fmt: skip
+    assert found.unlisted_token == letter.unlisted_token
+    assert found.deadline == datetime(2999, 1, 2, 3, 4, tzinfo=UTC)
+    assert found.is_open
+    assert found.campaign_id == letter.campaign_id
+    assert found.campaign.allowed_domains == ["example.com"]
+    assert found.issuer_key.key_id == IssuerKey.objects.get(letter=letter).key_id
+    assert found.issuer_key.letter_id == letter.pk
+    # Only the campaign's active statements are required.
+    assert found.required_attestation_ids == set(attestation_ids)
+    # Fields it does not load still load when touched.
+    assert found.title == letter.title
+    assert found.campaign.employer_name == letter.campaign.employer_name
+    assert bytes(found.issuer_key.private_key_encrypted)
+
+
+def test_letter_for_signing_edge_cases(roles):
+    assert letter_for_signing("no-such-letter") is None
+    keyless = open_letter(roles.campaign, with_key=False)
+    found = letter_for_signing(keyless.slug)
+    assert found.required_attestation_ids == set()
+    with pytest.raises(IssuerKey.DoesNotExist):
+        found.issuer_key  # noqa: B018
+    past = open_letter(roles.campaign, deadline=datetime.now(UTC) - timedelta(hours=1))
+    assert letter_for_signing(past.slug).is_open is False
+
+
+def test_signing_posts_honour_visibility_and_state(letter):
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    _prepared, blinded, _inv = api.blind()
+    from signatures.services import b64url_encode
+
+    body = {"blinded_msg": b64url_encode(blinded), "proof": {"type": "invite_code", "code": code}}
+    Letter.objects.filter(pk=letter.pk).update(visibility=Visibility.UNLISTED)
+    path = f"/api/v1/letters/{letter.slug}/tokens"
+    assert post_json(Client(), path, body)[0] == 404
+    assert post_json(Client(), path + "?key=wrong", body)[0] == 404
+    Letter.objects.filter(pk=letter.pk).update(state=LetterState.CLOSED)
+    assert post_json(Client(), f"{path}?key={letter.unlisted_token}", body)[0] == 410
+    Letter.objects.filter(pk=letter.pk).update(state=LetterState.DRAFT)
+    assert post_json(Client(), f"{path}?key={letter.unlisted_token}", body)[0] == 404
+
+
+def test_a_new_required_statement_applies_at_once(letter, attestation_ids, no_rate_limits):
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    tok = api.token({"type": "invite_code", "code": code})
+    Attestation.objects.create(campaign=letter.campaign, text="New", position=5)
+    status, body = api.sign(tok, attestations=attestation_ids)
+    assert status == 403 and "affirm" in body["message"]
+
+
+def test_redemption_runs_one_select_and_one_insert(letter, attestation_ids, no_rate_limits):
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    tok = api.token({"type": "invite_code", "code": code})
+    with CaptureQueriesContext(connection) as queries:
+        status, _body = api.sign(tok, attestations=attestation_ids)
+    assert status == 201
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # pytest-django wraps the test in a transaction, so the INSERT gets a
+    # savepoint here; in autocommit (production) it runs bare.
+    assert [s for s in statements if "SAVEPOINT" not in s and s != "RELEASE"] == [
+        "SELECT",
+        "INSERT",
+    ]
+    assert Signature.objects.filter(letter=letter).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
+    Attestation.objects.create(campaign=roles.campaign, text="I work here")
+    letter = open_letter(roles.campaign)
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    tok = api.token({"type": "invite_code", "code": code})
+    ids = list(Attestation.objects.filter(campaign=roles.campaign).values_list("id", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        assert api.sign(tok, attestations=ids)[0] == 201
+        # The double spend is still a 409 without the transaction block.
+        assert api.sign(tok, attestations=ids, pseudonym="Again")[0] == 409
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements == ["SELECT", "INSERT", "SELECT", "INSERT"]
+    assert Signature.objects.filter(letter=letter).count() == 1
