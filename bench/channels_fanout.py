@@ -91,11 +91,7 @@ async def receiver(server, session, channel_id, stats: Stats, ready: asyncio.Eve
             if frame["type"] == "welcome":
                 break
         ready.set()
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
+        async for raw in ws:  # until cancelled at the end of the run
             if '"type": "message"' not in raw:
                 stats.other_frames += 1
                 continue
@@ -164,11 +160,7 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
 
     async def drain_sender():
         nonlocal acks
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(sender.recv(), 0.5)
-            except TimeoutError:
-                continue
+        async for raw in sender:
             if '"type": "sent"' in raw:
                 acks += 1
                 frame = json.loads(raw)
@@ -203,6 +195,8 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
             break
         await asyncio.sleep(0.1)
     stop.set()
+    for task in [*tasks, drainer]:
+        task.cancel()
     await asyncio.gather(*tasks, drainer, sampler, return_exceptions=True)
     await sender.close()
 
