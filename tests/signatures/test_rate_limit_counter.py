@@ -26,6 +26,7 @@ def test_redis_counter_counts_and_expires_with_its_window():
 def test_redis_counter_takes_one_round_trip(monkeypatch):
     client = redis_client()
     assert client is redis_client()  # one client per cache backend
+    _window_count("sig-rl:test:round-trips", 30)  # loads the Lua script once
     sent = []
     pool = client.connection_pool
     original = pool.get_connection

@@ -117,3 +117,38 @@ def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     assert statements == ["SELECT", "INSERT", "SELECT", "INSERT"]
     assert Signature.objects.filter(letter=letter).count() == 1
+
+
+def test_prebuilt_insert_stores_what_the_orm_would(letter):
+    from signatures.services import _insert_new
+
+    fields = {
+        "letter": letter,
+        "pseudonym": "Quiet Heron",
+        "public_name": "Ann Example",
+        "reveal_at": 7,
+        "department": "Support",
+        "location": "Lyon",
+        "comment": "Two\nlines",
+        "attestations": [3, 1],
+    }
+    ours = Signature(token_hash="a" * 64, receipt_hash="b" * 64, **fields)
+    _insert_new(ours)
+    assert ours._state.adding is False
+    theirs = Signature.objects.create(token_hash="c" * 64, receipt_hash="d" * 64, **fields)
+    stored = Signature.objects.in_bulk([ours.pk, theirs.pk])
+    names = [f.attname for f in Signature._meta.concrete_fields]
+    skip = {"id", "token_hash", "receipt_hash"}
+
+    def row(obj):
+        return {n: getattr(obj, n) for n in names if n not in skip}
+
+    assert row(stored[ours.pk]) == row(stored[theirs.pk])
+    assert stored[ours.pk].signed_hour.minute == 0
+    assert stored[ours.pk].attestations == [3, 1]
+    # The constraints still hold: the same token hash is refused.
+    from django.db import IntegrityError, transaction
+
+    again = Signature(token_hash="a" * 64, receipt_hash="e" * 64, **fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _insert_new(again)
