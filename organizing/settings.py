@@ -129,7 +129,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "organizing.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -351,11 +351,11 @@ MEDIA_ROOT = DATA_DIR / "media"
 # --- security headers --------------------------------------------------------
 
 X_FRAME_OPTIONS = "DENY"
-# "same-origin": no Referer ever leaves the site, like "no-referrer", but the
-# browser's own form posts keep their Origin header. Under "no-referrer"
-# Chromium sends "Origin: null" with every form POST and Django's CSRF origin
-# check refuses them all (found by the browser journey test).
-SECURE_REFERRER_POLICY = "same-origin"
+# No Referer at all, so invite links and unlisted letters' addresses never leak.
+# Browsers then post our own forms with "Origin: null" and no Referer;
+# organizing.csrf accepts Fetch Metadata (Sec-Fetch-Site: same-origin) in
+# their place, the CSRF token still required.
+SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
