@@ -200,7 +200,6 @@ def test_public_downloads_and_receipt_inclusion(client, roles, exported, letter)
         response = client.get(reverse("export:public_download", args=[*base, name]))
         assert response.status_code == 200
         assert b"".join(response.streaming_content) == export_file(exported, name).read_bytes()
-        response.close()
     assert (
         client.get(reverse("export:public_download", args=[*base, "petition.pdf"])).status_code
         == 404

@@ -48,7 +48,6 @@ def test_staff_pages_and_downloads(role, roles, exported, client_for):
         if role in STAFF_OK:
             assert response["Content-Disposition"].startswith("attachment")
             assert b"".join(response.streaming_content)
-        response.close()
     _expect(role, client.get(reverse("export:download", args=[slug, pk, "nope.txt"])), 404)
     # Writes: a finished export cannot be cancelled (409); an empty delivery
     # form is a 400; no delivery yet, so no response (404).
@@ -74,7 +73,6 @@ def test_public_pages_for_everyone(role, roles, exported, client_for):
         if public:
             assert response.status_code == 200, name
             assert b"".join(response.streaming_content)
-            response.close()
         else:
             assert response.status_code == 404
     # An export of campaign acme is unknown under campaign other.
