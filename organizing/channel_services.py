@@ -118,7 +118,9 @@ def emit(group: str, frame: dict, **extra) -> None:
 
     The frame is serialized once here; every consumer forwards the same text.
     """
-    transaction.on_commit(lambda: _send_now(group, channel_event(frame, **extra)), robust=True)
+    transaction.on_commit(
+        lambda: _send_now(group, channel_event(frame, group=group, **extra)), robust=True
+    )
 
 
 # Frames the consumer must look into before forwarding; the others travel as
@@ -126,10 +128,17 @@ def emit(group: str, frame: dict, **extra) -> None:
 INSPECTED = {"keys", "channel", "rotate"}
 
 
-def channel_event(frame: dict, **extra) -> dict:
+def channel_event(frame: dict, *, group: str, **extra) -> dict:
+    """The channel-layer event for `frame` (see organizing.channel_fanout)."""
     import json
 
-    event = {"type": "chan.event", "kind": frame["type"], "text": json.dumps(frame), **extra}
+    event = {
+        "type": "chan.event",
+        "group": group,
+        "kind": frame["type"],
+        "text": json.dumps(frame),
+        **extra,
+    }
     if frame["type"] in INSPECTED:
         event["frame"] = frame
     return event

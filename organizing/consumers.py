@@ -8,6 +8,8 @@ has no business here, a close code); nothing a client sends crashes it.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import logging
 import time
@@ -17,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
+from organizing import channel_fanout as fanout
 from organizing import channel_presence as presence
 from organizing import channel_services as svc
 from organizing.models import DiscussionChannel
@@ -28,6 +31,10 @@ CLOSE_BAD_CLIENT = 4400  # too many bad frames
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403  # not (or no longer) a member with a permitted role
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 4000  # fell too far behind: reconnect and resync
+
+# Frames waiting for a slow client before it is disconnected.
+MAX_OUTBOX = 1000
 
 MAX_FRAME_CHARS = 128 * 1024
 MAX_BAD_FRAMES = 50
@@ -64,6 +71,9 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             pass
 
     async def connect(self):
+        self.outbox = collections.deque()
+        self.writer = None
+        self.hub = None
         self.membership_id = None
         self.device_id = None
         self.ready = False
@@ -93,7 +103,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.role = access.membership.role
         self.name = access.membership.display_name
         self.group = svc.channel_group(self.channel_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.hub = fanout.hub_for(self.channel_layer)
+        await self.hub.join(self.group, self)
         await self.channel_layer.group_add(
             svc.membership_group(self.membership_id), self.channel_name
         )
@@ -105,7 +116,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.group is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.closing = True
+        await self.hub.leave(self.group, self)
         await self.channel_layer.group_discard(
             svc.membership_group(self.membership_id), self.channel_name
         )
@@ -190,7 +202,9 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self._send_text(json.dumps(frame))
 
     async def _publish(self, frame: dict, **extra):
-        await self.channel_layer.group_send(self.group, svc.channel_event(frame, **extra))
+        await self.channel_layer.group_send(
+            self.group, svc.channel_event(frame, group=self.group, **extra)
+        )
 
     # --- handlers -------------------------------------------------------------
 
@@ -380,9 +394,10 @@ class ChannelConsumer(AsyncWebsocketConsumer):
 
     # --- events from the channel layer -----------------------------------------
 
-    async def chan_event(self, event):
-        if not self.ready:
-            return  # the welcome's snapshot (or the client's sync) covers it
+    def deliver(self, event):
+        """Called by the process's fan-out hub for every event of this channel."""
+        if not self.ready or self.closing:
+            return  # before hello, the welcome's snapshot (or the client's sync) covers it
         kind = event["kind"]
         frame = event.get("frame") or {}
         if event.get("exclude") == self.channel_name:
@@ -390,15 +405,35 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         if kind == "keys":
             mine = [w for w in frame["wraps"] if w["device"] == self.device_id]
             if mine:
-                await self._reply({"type": "keys", "epoch": frame["epoch"], "wraps": mine})
+                self._push(json.dumps({"type": "keys", "epoch": frame["epoch"], "wraps": mine}))
             return
         if kind == "channel" and self.role not in frame.get("allowed_roles", []):
-            await self._error("forbidden", _("Your role may no longer join this channel."))
-            await self.close(code=CLOSE_FORBIDDEN)
+            self.ready = False
+            message = _("Your role may no longer join this channel.")
+            asyncio.ensure_future(self._refuse(CLOSE_FORBIDDEN, "forbidden", message))
             return
         if kind == "rotate" and frame.get("removed_member") == self.membership_id:
             return  # member.removed closes this socket
-        await self._send_text(event["text"])
+        self._push(event["text"])
+
+    def _push(self, text: str):
+        """Queue a frame; this socket's own task writes it (a slow client only
+        delays itself). Too far behind: disconnect; the client resyncs."""
+        if len(self.outbox) >= MAX_OUTBOX:
+            self.outbox.clear()
+            self.ready = False
+            asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW))
+            return
+        self.outbox.append(text)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self):
+        while self.outbox and not self.closing:
+            await self._send_text(self.outbox.popleft())
+
+    async def chan_event(self, event):
+        self.deliver(event)
 
     async def member_removed(self, event):
         self.ready = False
