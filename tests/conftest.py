@@ -136,3 +136,10 @@ def client_for(client):
         return c
 
     return make
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the browser tests last: Playwright's sync API keeps an event loop in
+    the main thread for the rest of the session, and async_to_sync (used by
+    the websocket consumer tests) refuses to run beside one."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath).replace("\\", "/"))
