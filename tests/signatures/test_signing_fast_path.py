@@ -152,3 +152,28 @@ def test_prebuilt_insert_stores_what_the_orm_would(letter):
     again = Signature(token_hash="a" * 64, receipt_hash="e" * 64, **fields)
     with pytest.raises(IntegrityError), transaction.atomic():
         _insert_new(again)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invite_issuance_in_autocommit_has_no_savepoint(roles, no_rate_limits):
+    from signatures.models import Issuance
+
+    letter = open_letter(roles.campaign)
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+    with CaptureQueriesContext(connection) as queries:
+        status, _body, tok = api.request_token({"type": "invite_code", "code": code})
+    assert status == 200 and tok is not None
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert "SAVEPOINT" not in statements
+    assert statements.count("INSERT") == 1
+    # The same code again: a 409, and still one issuance.
+    status, body, _tok = api.request_token({"type": "invite_code", "code": code})
+    assert status == 409 and body["error"] == "already_issued"
+    assert Issuance.objects.filter(letter=letter).count() == 1
+    # A revoked code is refused by the same lookup.
+    from signatures.services import invite_code_revoke
+
+    (other,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    assert invite_code_revoke(actor=None, campaign=letter.campaign, code=other)
+    assert api.request_token({"type": "invite_code", "code": other})[0] == 403
