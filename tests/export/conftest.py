@@ -25,7 +25,11 @@ def _stop_gpg_agents():
     yield
     path = Path(settings.DATA_DIR) / "gnupg"
     if path.exists():
-        openpgp.kill_agent(openpgp.short_home(path))
+        home = Path(openpgp.short_home(path))
+        openpgp.kill_agent(home)
+        if home.is_symlink():  # the private /tmp/og-* link made for a long DATA_DIR
+            home.unlink()
+            home.parent.rmdir()
 
 
 @pytest.fixture

@@ -17,6 +17,10 @@ def keyring(tmp_path):
     ring = openpgp.Keyring(tmp_path / ("long-directory-name-" * 5) / "gnupg")
     yield ring
     ring.kill_agent()
+    home = Path(ring.home)
+    if home.is_symlink():
+        home.unlink()
+        home.parent.rmdir()
 
 
 def test_agent_never_caches_and_trust_is_pinned(keyring):
