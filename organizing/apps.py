@@ -11,3 +11,11 @@ class OrganizingConfig(AppConfig):
         # Removing a member rotates the keys of the channels they could read.
         if channel_services.on_membership_removed not in services.membership_removed_hooks:
             services.membership_removed_hooks.append(channel_services.on_membership_removed)
+        # So does losing, through a role change, the right to join a channel.
+        if (
+            channel_services.on_membership_role_changed
+            not in services.membership_role_changed_hooks
+        ):
+            services.membership_role_changed_hooks.append(
+                channel_services.on_membership_role_changed
+            )

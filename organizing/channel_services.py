@@ -735,6 +735,25 @@ def on_membership_removed(*, membership: Membership, actor) -> None:
     emit_member(membership.pk, "member.removed")
 
 
+def on_membership_role_changed(*, membership: Membership, old_role: str, actor) -> None:
+    """organizing.services.membership_role_changed_hooks entry: a member whose
+    new role may not join a channel loses it like a removed member (new key
+    epoch, sockets closed)."""
+    if old_role == membership.role:
+        return
+    channels = DiscussionChannel.objects.select_for_update().filter(
+        campaign_id=membership.campaign_id
+    )
+    lost = False
+    for channel in channels:
+        if channel.allows_role(old_role) and not channel.allows_role(membership.role):
+            WrappedKey.objects.filter(channel=channel, recipient__membership=membership).delete()
+            _rotate(channel, exclude_membership=membership.pk)
+            lost = True
+    if lost:
+        emit_member(membership.pk, "member.removed", reason="role")
+
+
 # --- retention ----------------------------------------------------------------------
 
 

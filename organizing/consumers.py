@@ -437,5 +437,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
 
     async def member_removed(self, event):
         self.ready = False
-        await self._error("removed", _("You are no longer a member of this campaign."))
+        if event.get("reason") == "role":
+            await self._error("forbidden", _("Your role may no longer join this channel."))
+        else:
+            await self._error("removed", _("You are no longer a member of this campaign."))
         await self.close(code=CLOSE_FORBIDDEN)

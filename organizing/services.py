@@ -307,6 +307,10 @@ def invitation_accept(*, user, token: str, display_name: str = "") -> Membership
 # before the row is deleted; the channels code registers one to rotate channel
 # keys without this module importing it.
 membership_removed_hooks: list = []
+# Called as hook(membership=..., old_role=..., actor=...) inside the role
+# change's transaction, after the new role is saved (channels: rotate the keys
+# of channels the member may no longer join).
+membership_role_changed_hooks: list = []
 
 
 def _ensure_another_organizer(*, campaign: Campaign, membership: Membership) -> None:
@@ -354,6 +358,8 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    for hook in membership_role_changed_hooks:
+        hook(membership=membership, old_role=old, actor=actor)
     audit_record(
         campaign=campaign,
         actor=actor,

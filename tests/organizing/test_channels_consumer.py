@@ -145,6 +145,29 @@ def test_removed_member_is_disconnected_and_key_rotates(roles, channel):
     run(scenario)
 
 
+def test_role_change_out_of_the_channel_disconnects_and_rotates(roles):
+    staff = svc.channel_create(
+        actor=roles.organizer, campaign=roles.campaign, name="staff",
+        allowed_roles=[Role.ORGANIZER, Role.DELEGATE],
+    )  # fmt: skip
+
+    async def scenario():
+        delegate, _ = await connect(roles.delegate, staff.pk)
+        organizer, _ = await connect(roles.organizer, staff.pk)
+        target = await database_sync_to_async(
+            lambda: Membership.objects.get(user=roles.delegate, campaign=roles.campaign)
+        )()
+        await database_sync_to_async(services.membership_change_role)(
+            actor=roles.organizer, membership=target, role=Role.MEMBER
+        )
+        assert (await receive_type(delegate, "error"))["code"] == "forbidden"
+        assert await closed_with(delegate) == CLOSE_FORBIDDEN
+        assert (await receive_type(organizer, "rotate"))["epoch"] == 2
+        await organizer.disconnect()
+
+    run(scenario)
+
+
 def test_narrowing_roles_disconnects_and_rotates(roles, channel):
     async def scenario():
         member, _ = await connect(roles.member, channel.pk)
