@@ -66,9 +66,11 @@ def _context(browser, server, session):
     context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
     page = context.new_page()
     page.foreign_requests = []
+    page.requested = []
     origin = urlparse(server.url)
 
     def on_request(request):
+        page.requested.append(request.url)
         url = urlparse(request.url)
         if url.scheme not in ("data", "blob", "ws") and (url.hostname, url.port) != (
             origin.hostname,
@@ -124,6 +126,28 @@ def test_two_members_exchange_then_removal_locks_the_removed_one_out(browser, ch
         assert b"Thursday" not in raw and b"flyers" not in raw
         assert len(_rows(db_path, "SELECT id FROM organizing_message")) == 2
 
+        # A key link: Alice shows one; with Alice and Bob both gone, so nobody
+        # can wrap the key for her, Olga reads the channel with it.
+        alice.click("summary")
+        alice.click("#chat-invite-button")
+        link = alice.input_value("#chat-invite-link")
+        assert f"/c/acme/channels/{seeded['channel_id']}/#k=1." in link
+        alice.goto("about:blank")
+        bob.goto("about:blank")
+        olga.goto(link.replace(server.url, ""))
+        olga.wait_for_selector("#chat[data-key-state=ready][data-key-epoch='1']")
+        olga.wait_for_selector("#chat-log >> text=secret-beta: I will bring the flyers")
+        assert olga.evaluate("location.hash") == ""
+        # Fragments are never sent; nor is the key anywhere else in a request.
+        assert not any("k=1." in url for url in olga.requested)
+        # Reloading (Alice and Bob come back) resyncs from the keys in IndexedDB.
+        alice.goto(room)
+        bob.goto(room)
+        for page in (alice, bob):
+            page.wait_for_selector("#chat[data-key-state=ready][data-key-epoch='1']")
+            page.wait_for_selector("#chat-log >> text=secret-alpha: the meeting is on Thursday")
+        bob_fingerprint = bob.text_content("#chat-my-fingerprint").replace(" ", "")
+
         # The organizer removes Bob.
         olga.goto("/c/acme/manage/")
         button = olga.get_by_role("button", name="Remove Bob")
@@ -177,12 +201,16 @@ def test_two_members_exchange_then_removal_locks_the_removed_one_out(browser, ch
             {"channelId": seeded["channel_id"], "ciphertext": ciphertext, "iv": iv,
              "epochs": [2]},
         )["decrypted"] == 1  # fmt: skip
-        # The server kept no wrapped key for Bob's devices.
-        assert _rows(
-            db_path,
-            "SELECT COUNT(*) FROM organizing_wrappedkey w JOIN organizing_memberdevicekey d "
-            "ON d.id = w.recipient_id WHERE w.epoch = 2",
-        ) == [(1,)]
+        # The epoch-2 key went to the remaining devices (Alice's, Olga's) only:
+        # Bob's device key is gone with his membership.
+        devices = [
+            row[0] for row in _rows(db_path, "SELECT fingerprint FROM organizing_memberdevicekey")
+        ]
+        assert len(devices) == 2
+        assert not any(fp.startswith(bob_fingerprint) for fp in devices)
+        assert _rows(db_path, "SELECT COUNT(*) FROM organizing_wrappedkey WHERE epoch = 2") == [
+            (2,)
+        ]
         for page in (alice, bob, olga):
             assert page.foreign_requests == []
     finally:
