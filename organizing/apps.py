@@ -6,7 +6,7 @@ class OrganizingConfig(AppConfig):
     verbose_name = "Organizing"
 
     def ready(self):
-        from organizing import channel_services, services
+        from organizing import channel_services, csrf, services  # noqa: F401 (csrf: checks)
 
         # Removing a member rotates the keys of the channels they could read.
         if channel_services.on_membership_removed not in services.membership_removed_hooks:

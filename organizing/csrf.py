@@ -9,6 +9,7 @@ or the Referer is missing, we accept `Sec-Fetch-Site: same-origin` in their
 place. The CSRF token is still required in every case.
 """
 
+from django.core.checks import Error, Tags, register
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 
 
@@ -26,3 +27,20 @@ class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
         if "HTTP_REFERER" not in request.META and _same_origin_by_fetch_metadata(request):
             return
         super()._check_referer(request)
+
+
+@register(Tags.security, deploy=True)
+def check_csrf_middleware(app_configs, **kwargs):
+    """Stands in for Django's security.W003, which only knows Django's own
+    class: our subclass must be installed."""
+    from django.conf import settings
+
+    if "organizing.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+        return [
+            Error(
+                "organizing.csrf.CsrfViewMiddleware is not in MIDDLEWARE.",
+                hint="Forms and CSRF protection depend on it.",
+                id="organizing.E001",
+            )
+        ]
+    return []

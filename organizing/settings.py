@@ -370,7 +370,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SERVE_HTTPS
 # Preloading is hard to undo, so operators opt in; the check is silenced
 # because not preloading is a deliberate default, not an oversight.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# W003 only recognises Django's own CSRF middleware; organizing.csrf replaces
+# it with a subclass and registers its own check (organizing.E001).
+SILENCED_SYSTEM_CHECKS = ["security.W021", "security.W003"]
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 PERMISSIONS_POLICY = (

@@ -62,3 +62,13 @@ def test_a_foreign_origin_is_refused(member_client):
         member_client, HTTP_ORIGIN="https://evil.example", HTTP_SEC_FETCH_SITE="same-origin"
     )
     assert response.status_code == 403
+
+
+def test_deploy_check_insists_on_our_csrf_middleware(settings):
+    from organizing.csrf import check_csrf_middleware
+
+    assert check_csrf_middleware(None) == []
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != "organizing.csrf.CsrfViewMiddleware"
+    ]
+    assert [e.id for e in check_csrf_middleware(None)] == ["organizing.E001"]
