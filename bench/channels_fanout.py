@@ -19,15 +19,19 @@ Everything listens on 127.0.0.1; every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import base64
+import hashlib
 import json
+import multiprocessing
 import os
 import resource
 import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,53 +70,221 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-class Stats:
-    def __init__(self):
-        self.latencies_ms: list[float] = []
-        self.first_send = None
-        self.last_receive = 0.0
-        self.other_frames = 0
+def cpu_s(pid) -> float:
+    """utime + stime of a process, in seconds (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def receiver(server, session, channel_id, stats: Stats, ready: asyncio.Event, stop):
-    import websockets
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy (everything on the machine)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
-    ws = await websockets.connect(
-        f"{server.ws_url}/ws/channels/{channel_id}/",
-        origin=server.url,
-        additional_headers={"Cookie": f"sessionid={session}"},
-        max_queue=None,
-        open_timeout=60,
-    )
-    try:
-        await ws.send('{"type": "hello"}')
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == "welcome":
+
+REDIS_PID: list[int] = []
+
+
+# ---------------------------------------------------------------------------
+# Lean receiving clients: real websocket connections (TCP, RFC 6455 handshake
+# and framing) written by hand on asyncio Protocols, so that 1,000 of them cost
+# the machine little CPU. Each client still reads every frame the server sends
+# and timestamps it on arrival; of a `message` frame it reads only the send
+# time in the first 8 bytes of the ciphertext, of anything else only the type.
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+MESSAGE_MARK = b'"type": "message"'
+CIPHERTEXT_MARK = b'"ciphertext": "'
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client -> server frame (clients must mask, RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    key = (mask * (n // 4 + 1))[:n]
+    body = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+    return head + mask + body
+
+
+class LeanClient(asyncio.Protocol):
+    def __init__(self, worker, path: str, host: str, origin: str, session: str, deflate: bool):
+        self.worker = worker
+        self.key = base64.b64encode(os.urandom(16))
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key.decode()}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n"
+            f"Cookie: sessionid={session}\r\n"
+            + ("Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else "")
+            + "\r\n"
+        ).encode()
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.welcomed = asyncio.get_running_loop().create_future()
+        self.fragments: list[bytes] = []
+        self.transport = None
+        self.inflate = None  # a zlib stream when the server agreed to permessage-deflate
+        self.compressed = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc):
+        if not self.welcomed.done():
+            self.welcomed.set_exception(ConnectionError(f"connection lost: {exc}"))
+        elif not self.worker.stopping:
+            self.worker.lost += 1
+
+    def data_received(self, data: bytes):
+        now = time.time_ns()
+        buf = self.buffer
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end]).decode("latin-1")
+            del buf[: end + 4]
+            accept = base64.b64encode(hashlib.sha1(self.key + WS_GUID).digest()).decode()
+            if not head.startswith("HTTP/1.1 101") or accept not in head:
+                self.welcomed.set_exception(ConnectionError(head.split("\r\n")[0]))
+                self.transport.close()
+                return
+            self.upgraded = True
+            if "permessage-deflate" in head.lower():
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            self.transport.write(masked_frame(0x1, b'{"type": "hello"}'))
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            n, head = b1 & 0x7F, 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if b1 & 0x80:  # server frames are never masked (RFC 6455 5.1)
+                raise ConnectionError("masked frame from the server")
+            if size - pos < head + n:
                 break
-        ready.set()
-        async for raw in ws:  # until cancelled at the end of the run
-            if '"type": "message"' not in raw:
-                stats.other_frames += 1
-                continue
-            now = time.time_ns()
-            frame = json.loads(raw)
-            sent_ns = int.from_bytes(base64.b64decode(frame["message"]["ciphertext"])[:8], "big")
-            stats.latencies_ms.append((now - sent_ns) / 1e6)
-            stats.last_receive = time.monotonic()
-    finally:
-        await ws.close()
+            payload = bytes(buf[pos + head : pos + head + n])
+            pos += head + n
+            opcode = b0 & 0x0F
+            if opcode == 0x9:  # ping -> pong
+                self.transport.write(masked_frame(0xA, payload))
+            elif opcode == 0x8:
+                self.transport.close()
+            elif opcode in (0x0, 0x1, 0x2):
+                if opcode:
+                    self.compressed = bool(b0 & 0x40)  # RSV1: a compressed message
+                self.fragments.append(payload)
+                if b0 & 0x80:  # FIN
+                    message = b"".join(self.fragments)
+                    self.fragments = []
+                    if self.compressed:
+                        message = self.inflate.decompress(message + b"\x00\x00\xff\xff")
+                    self.on_frame(message, now)
+        del buf[:pos]
+
+    def on_frame(self, payload: bytes, now: int):
+        if MESSAGE_MARK in payload:
+            at = payload.find(CIPHERTEXT_MARK) + len(CIPHERTEXT_MARK)
+            sent_ns = int.from_bytes(base64.b64decode(payload[at : at + 12])[:8], "big")
+            self.worker.latencies.append((now - sent_ns) / 1e6)
+            self.worker.last_receive = time.time()
+        elif not self.welcomed.done() and b'"type": "welcome"' in payload:
+            self.welcomed.set_result(None)
+        else:
+            self.worker.other_frames += 1
+
+    def close(self):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(masked_frame(0x8, (1000).to_bytes(2, "big")))
+            self.transport.close()
 
 
-async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dict:
+class LeanWorker:
+    """One client process: connects its share of the clients, then answers
+    the main process's questions on a pipe until told to stop."""
+
+    def __init__(self, deflate: bool):
+        self.deflate = deflate
+        self.latencies = array.array("d")
+        self.other_frames = 0
+        self.last_receive = 0.0
+        self.lost = 0
+        self.stopping = False
+
+    async def run(self, conn, targets, channel_id):
+        loop = asyncio.get_running_loop()
+        gate = asyncio.Semaphore(25)
+        clients = []
+
+        async def connect(port, session):
+            async with gate:
+                _, client = await loop.create_connection(
+                    lambda: LeanClient(
+                        self, f"/ws/channels/{channel_id}/", f"127.0.0.1:{port}",
+                        f"http://127.0.0.1:{port}", session, self.deflate,
+                    ),
+                    "127.0.0.1", port,
+                )  # fmt: skip
+                clients.append(client)
+                await asyncio.wait_for(client.welcomed, 60)
+
+        await asyncio.gather(*(connect(port, session) for port, session in targets))
+        conn.send(("connected", len(clients)))
+        commands: asyncio.Queue = asyncio.Queue()
+        loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+        while True:
+            command = await commands.get()
+            if command == "status":
+                conn.send((len(self.latencies), self.other_frames, self.last_receive, self.lost))
+            elif command == "stop":
+                self.stopping = True
+                loop.remove_reader(conn.fileno())
+                os.set_blocking(conn.fileno(), True)  # the event loop made it non-blocking
+                for client in clients:
+                    client.close()
+                conn.send(self.latencies.tobytes())
+                return
+
+
+def lean_worker_main(conn, targets, channel_id, deflate):
+    """Entry point of a client process (multiprocessing, spawn)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(LeanWorker(deflate).run(conn, targets, channel_id))
+
+
+async def run_once(
+    servers, seeded, n: int, rate: float, duration: float, client_procs: int, deflate: bool
+) -> dict:
     import websockets
 
     channel_id = seeded["channel_id"]
     names = [name for name in seeded["sessions"] if name.startswith("m")]
     sender_name, receiver_names = names[0], names[1 : n + 1]
-    stats = Stats()
-    stop = asyncio.Event()
     peak = {s.proc.pid: rss_kib(s.proc.pid) for s in servers}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
     async def sample_memory():
         while not stop.is_set():
@@ -122,25 +294,43 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
 
     sampler = asyncio.create_task(sample_memory())
     started = time.monotonic()
-    tasks = []
-    gate = asyncio.Semaphore(50)  # connect 50 at a time
+    # Receivers alternate between the two servers; client process k gets every
+    # client_procs-th of them.
+    targets = [
+        (servers[i % 2].port, seeded["sessions"][name]) for i, name in enumerate(receiver_names)
+    ]
+    context = multiprocessing.get_context("spawn")
+    workers = []
+    for k in range(client_procs):
+        ours, theirs = context.Pipe()
+        proc = context.Process(
+            target=lean_worker_main,
+            args=(theirs, targets[k::client_procs], channel_id, deflate),
+        )
+        proc.start()
+        workers.append((proc, ours))
 
-    async def start(i, name):
-        async with gate:
-            ready = asyncio.Event()
-            task = asyncio.create_task(
-                receiver(servers[i % 2], seeded["sessions"][name], channel_id, stats, ready, stop)
-            )
-            tasks.append(task)
-            await asyncio.wait_for(ready.wait(), 60)
+    async def ask(conn, command=None, timeout=120):
+        if command is not None:
+            conn.send(command)
+        if not await loop.run_in_executor(None, conn.poll, timeout):
+            raise RuntimeError("a client process did not answer")
+        return conn.recv()
 
-    await asyncio.gather(*(start(i, name) for i, name in enumerate(receiver_names)))
+    async def status():
+        answers = await asyncio.gather(*(ask(conn, "status") for _, conn in workers))
+        delivered = sum(a[0] for a in answers)
+        return delivered, sum(a[1] for a in answers), max(a[2] for a in answers), answers
+
+    connected = await asyncio.gather(*(ask(conn) for _, conn in workers))
+    assert sum(c[1] for c in connected) == n, connected
     connect_s = time.monotonic() - started
     # Let the presence announcements of the connect storm drain (bounded).
     quiet_since, previous = time.monotonic(), -1
     for _ in range(240):
-        if stats.other_frames != previous:
-            previous, quiet_since = stats.other_frames, time.monotonic()
+        other = (await status())[1]
+        if other != previous:
+            previous, quiet_since = other, time.monotonic()
         elif time.monotonic() - quiet_since > 1.5:
             break
         await asyncio.sleep(0.25)
@@ -174,8 +364,12 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
     drainer = asyncio.create_task(drain_sender())
     count = int(duration * rate)
     interval = 1.0 / rate
-    t0 = time.monotonic()
-    stats.first_send = t0
+    t0, t0_wall = time.monotonic(), time.time()
+    cpu_pids = {"server 1": servers[0].proc.pid, "server 2": servers[1].proc.pid}
+    cpu_pids.update({f"client proc {k + 1}": p.pid for k, (p, _) in enumerate(workers)})
+    cpu_pids.update({"sender+main": os.getpid(), "redis": REDIS_PID[0]})
+    cpu0 = {k: cpu_s(v) for k, v in cpu_pids.items()}
+    busy0 = machine_busy_s()
     for i in range(count):
         # Steady rate: wait for the next slot (not "sleep interval after each").
         delay = t0 + i * interval - time.monotonic()
@@ -191,20 +385,32 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
         await sender.send(json.dumps(frame))
     expected = count * n
     for _ in range(100):  # up to 10 s for the last deliveries
-        if len(stats.latencies_ms) >= expected:
+        delivered, _, last_receive, answers = await status()
+        if delivered >= expected:
             break
         await asyncio.sleep(0.1)
+    wall = time.monotonic() - t0
+    cpu = {k: (cpu_s(v) - cpu0[k]) / wall * 100 for k, v in cpu_pids.items()}
+    cpu["machine (all)"] = (machine_busy_s() - busy0) / wall * 100
     stop.set()
-    for task in [*tasks, drainer]:
-        task.cancel()
-    await asyncio.gather(*tasks, drainer, sampler, return_exceptions=True)
+    lost = sum(a[3] for a in answers)
+    lat_arr = array.array("d")
+    for _proc, conn in workers:
+        lat_arr.frombytes(await ask(conn, "stop"))
+    for proc, _conn in workers:
+        await loop.run_in_executor(None, proc.join, 30)
+        if proc.is_alive():
+            proc.kill()
+    drainer.cancel()
+    await asyncio.gather(drainer, sampler, return_exceptions=True)
     await sender.close()
 
-    lat = sorted(stats.latencies_ms)
-    span = max(stats.last_receive - t0, 1e-9)
+    lat = sorted(lat_arr)
+    span = max(last_receive - t0_wall, 1e-9)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
     return {
         "clients": n,
+        "lost_sockets": lost,
         "sent": count,
         "acked": acks,
         "delivered": len(lat),
@@ -216,6 +422,7 @@ async def run_once(servers, seeded, n: int, rate: float, duration: float) -> dic
         "deliveries_per_s": len(lat) / span,
         "connect_s": connect_s,
         "settle_s": settle_s,
+        "cpu_pct": cpu,
         "peak_rss_mib": {pid: kib / 1024 for pid, kib in peak.items()},
     }
 
@@ -228,17 +435,35 @@ def main():
     parser.add_argument("--database", default=DEFAULT_DB)
     parser.add_argument("--redis", default=DEFAULT_REDIS)
     parser.add_argument(
+        "--server-ws",
+        choices=["websockets", "websockets-sansio", "wsproto"],
+        default="websockets",
+        help="uvicorn's websocket implementation (--ws; production uses the default, websockets)",
+    )
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=2,
+        help="processes the receiving clients are spread over",
+    )
+    parser.add_argument(
         "--server-deflate",
         choices=["on", "off"],
-        default="on",
-        help="uvicorn's permessage-deflate (browsers, and these clients, offer it)",
+        default="off",
+        help="uvicorn's permessage-deflate (off in production; browsers offer it, and so do "
+        "these clients when it is on)",
     )
     args = parser.parse_args()
     if max(args.clients) > 5000 or args.duration > 300 or args.rate > 100:
         parser.error("bounded: at most 5000 clients, 300 s, 100 msg/s")
+    if not 1 <= args.client_procs <= 8:
+        parser.error("--client-procs: 1 to 8")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
+    import redis
+
+    REDIS_PID.append(redis.Redis.from_url(args.redis).info("server")["process_id"])
     recreate_database(args.database)
     flush_redis(args.redis)
     data = Path(tempfile.mkdtemp(prefix="bench-channels-"))
@@ -246,8 +471,11 @@ def main():
     print("migrating and seeding ...", flush=True)
     manage(env, "migrate", "--noinput")
     seeded = seed(env, {"member_count": max(args.clients) + 1})
-    extra = ["--ws-per-message-deflate", "false"] if args.server_deflate == "off" else []
-    servers = [Server(env, log_path=data / f"uvicorn{i}.log", extra=extra) for i in (1, 2)]
+    deflate = args.server_deflate == "on"
+    ws = ["--ws", args.server_ws]
+    servers = [
+        Server(env, log_path=data / f"uvicorn{i}.log", extra=ws, deflate=deflate) for i in (1, 2)
+    ]
     try:
         try:
             import uvloop
@@ -258,7 +486,8 @@ def main():
         print(f"2 uvicorn processes, Redis {args.redis}, PostgreSQL {args.database}")
         print(
             f"one sender at {args.rate:g} msg/s for {args.duration:g} s, "
-            f"server permessage-deflate {args.server_deflate}"
+            f"server permessage-deflate {args.server_deflate}, uvicorn --ws {args.server_ws}, "
+            f"receivers in {args.client_procs} client processes (uvloop)"
         )
         print("load average before: {:.2f} {:.2f} {:.2f}\n".format(*os.getloadavg()))
         header = (
@@ -268,7 +497,9 @@ def main():
         print(header)
         for n in args.clients:
             flush_redis(args.redis)
-            result = asyncio.run(run_once(servers, seeded, n, args.rate, args.duration))
+            result = asyncio.run(
+                run_once(servers, seeded, n, args.rate, args.duration, args.client_procs, deflate)
+            )
             rss = " + ".join(f"{v:.0f}" for v in result["peak_rss_mib"].values())
             print(
                 f"{n:>6} {result['delivered']:>7}/{result['expected']:<7} "
@@ -277,7 +508,13 @@ def main():
                 f"{result['settle_s']:>9.1f} {rss:>24}",
                 flush=True,
             )
+            print(
+                "       CPU % of one core while sending: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in result["cpu_pct"].items())
+            )
             print(f"       sender's ack (stored) p50 {result['ack_p50_ms']:.1f} ms")
+            if result["lost_sockets"]:
+                print(f"  {result['lost_sockets']} client sockets closed during the run")
             if result["acked"] != result["sent"]:
                 print(f"  only {result['acked']} of {result['sent']} sends acknowledged")
         print("\nload average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
