@@ -390,7 +390,13 @@ async def run_once(
             break
         await asyncio.sleep(0.1)
     wall = time.monotonic() - t0
-    cpu = {k: (cpu_s(v) - cpu0[k]) / wall * 100 for k, v in cpu_pids.items()}
+    used = {k: cpu_s(v) - cpu0[k] for k, v in cpu_pids.items()}
+    cpu = {k: v / wall * 100 for k, v in used.items()}
+    done = max(delivered, 1)
+    per_delivery_us = {
+        "servers": sum(v for k, v in used.items() if k.startswith("server")) / done * 1e6,
+        "clients": sum(v for k, v in used.items() if k.startswith("client")) / done * 1e6,
+    }
     cpu["machine (all)"] = (machine_busy_s() - busy0) / wall * 100
     stop.set()
     lost = sum(a[3] for a in answers)
@@ -423,6 +429,7 @@ async def run_once(
         "connect_s": connect_s,
         "settle_s": settle_s,
         "cpu_pct": cpu,
+        "cpu_us_per_delivery": per_delivery_us,
         "peak_rss_mib": {pid: kib / 1024 for pid, kib in peak.items()},
     }
 
@@ -511,6 +518,10 @@ def main():
             print(
                 "       CPU % of one core while sending: "
                 + ", ".join(f"{k} {v:.0f}" for k, v in result["cpu_pct"].items())
+            )
+            print(
+                "       CPU time per delivery: "
+                + ", ".join(f"{k} {v:.0f} µs" for k, v in result["cpu_us_per_delivery"].items())
             )
             print(f"       sender's ack (stored) p50 {result['ack_p50_ms']:.1f} ms")
             if result["lost_sockets"]:
