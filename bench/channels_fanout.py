@@ -443,9 +443,9 @@ def main():
     parser.add_argument("--redis", default=DEFAULT_REDIS)
     parser.add_argument(
         "--server-ws",
-        choices=["websockets", "websockets-sansio", "wsproto"],
-        default="websockets",
-        help="uvicorn's websocket implementation (--ws; production uses the default, websockets)",
+        choices=["websockets", "websockets-sansio"],
+        default="websockets-sansio",
+        help="uvicorn's websocket implementation (--ws; production: websockets-sansio)",
     )
     parser.add_argument(
         "--client-procs",
@@ -479,9 +479,9 @@ def main():
     manage(env, "migrate", "--noinput")
     seeded = seed(env, {"member_count": max(args.clients) + 1})
     deflate = args.server_deflate == "on"
-    ws = ["--ws", args.server_ws]
     servers = [
-        Server(env, log_path=data / f"uvicorn{i}.log", extra=ws, deflate=deflate) for i in (1, 2)
+        Server(env, log_path=data / f"uvicorn{i}.log", ws=args.server_ws, deflate=deflate)
+        for i in (1, 2)
     ]
     try:
         try:

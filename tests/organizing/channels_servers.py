@@ -64,15 +64,26 @@ def seed(env, spec: dict, timeout=600) -> dict:
 
 
 class Server:
-    def __init__(self, env, port: int | None = None, log_path: Path | None = None, extra=()):
+    def __init__(
+        self,
+        env,
+        port: int | None = None,
+        log_path: Path | None = None,
+        extra=(),
+        deflate=False,
+        ws="websockets-sansio",
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        # As in production (Procfile, deploy/systemd): websockets-sansio, no
+        # permessage-deflate.
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", "organizing.asgi:application", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--lifespan", "off",
-             "--log-level", "warning", *extra],
+             "--log-level", "warning", "--ws", ws,
+             "--ws-per-message-deflate", "true" if deflate else "false", *extra],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_http(f"{self.url}/healthz", self.proc)

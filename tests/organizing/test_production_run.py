@@ -195,6 +195,7 @@ def test_gunicorn_uvicorn_celery_worker_and_beat(stack, tmp_path):
     stack.start(
         "uvicorn", "uvicorn", "organizing.asgi:application",
         "--host", "127.0.0.1", "--port", str(ws_port), "--no-access-log", "--lifespan", "off",
+        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
     )  # fmt: skip
     stack.start(
         "worker", "celery", "-A", "organizing", "worker", "--loglevel", "INFO",
