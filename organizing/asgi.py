@@ -27,3 +27,10 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything imported so far lives as long as the process: keep it out of the
+# cyclic garbage collector's full passes (which otherwise walk every module,
+# model and URL pattern, stalling every socket of the process at once).
+import gc  # noqa: E402
+
+gc.freeze()
