@@ -1,13 +1,18 @@
 """Fan-out of one discussion channel on the production set-up.
 
-Two uvicorn processes (organizing.asgi) behind one Redis (channels-redis
-Pub/Sub layer) and PostgreSQL; N websocket clients (real sockets, the
-`websockets` package) spread over both processes, all in one channel; one
-sender posts at a steady rate. Each ciphertext carries its send time, so every
-receiver measures end-to-end latency (sender -> server -> DB commit -> Redis
--> other process -> client). Prints p50/p99/max latency, delivered messages
-per second, lost deliveries, the connect time, and the peak RSS of the server
-processes.
+Two uvicorn processes (organizing.asgi, `--ws websockets-sansio`, no
+permessage-deflate, as in the Procfile) behind one Redis (channels-redis
+Pub/Sub layer) and PostgreSQL; N receiving websocket clients spread over both
+servers, all in one channel; one sender (the `websockets` package) posts at a
+steady rate. The receivers are lean but real: TCP connections, the RFC 6455
+handshake and frame parsing written by hand on asyncio Protocols (uvloop),
+spread over `--client-procs` processes; each reads every frame and timestamps
+it on arrival. Each ciphertext carries its send time, so every receiver
+measures end-to-end latency (sender -> server -> DB commit -> Redis -> both
+processes -> client). Prints p50/p99/max latency, delivered messages per
+second, the connect time, the peak RSS of the servers, and the CPU time each
+process (servers, client processes, Redis, the whole machine) used while
+sending, so a reader can see who competed for the cores.
 
     .venv/bin/python bench/channels_fanout.py                 # N = 100 and 1000
     .venv/bin/python bench/channels_fanout.py --clients 100 --duration 10
