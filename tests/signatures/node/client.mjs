@@ -21,6 +21,11 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
+import { webcrypto } from 'node:crypto';
+
+// Node 18 (Debian 12's nodejs) has WebCrypto only as node:crypto's webcrypto;
+// Node 19+ also exposes it as globalThis.crypto, which the library expects.
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
