@@ -13,6 +13,8 @@ import sys
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -153,12 +155,23 @@ def stack(tmp_path):
         drop_database()
 
 
-def http_get(url: str):
+@dataclass
+class Answer:
+    status: int
+    headers: Message
+    body: str
+
+
+def http_get(url: str) -> Answer:
+    """GET and read the whole answer, closing the connection (an open one
+    would surface as a ResourceWarning, an error under filterwarnings)."""
     request = urllib.request.Request(url, headers={"Host": "127.0.0.1"})
     try:
-        return urllib.request.urlopen(request, timeout=10)  # noqa: S310 - our own server
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our server
+            return Answer(response.status, response.headers, response.read().decode())
     except urllib.error.HTTPError as exc:
-        return exc
+        with exc:
+            return Answer(exc.code, exc.headers, exc.read().decode(errors="replace"))
 
 
 def websocket_handshake(port: int, path: str) -> str:
@@ -211,7 +224,7 @@ def test_gunicorn_uvicorn_celery_worker_and_beat(stack, tmp_path):
     base = f"http://127.0.0.1:{http_port}"
     home = stack.wait_for("gunicorn", lambda: http_get(base + "/"), "an answer on /")
     assert home.status == 200
-    body = home.read().decode()
+    body = home.body
     assert "<main" in body
     headers = home.headers
     assert "default-src 'self'" in headers["Content-Security-Policy"]
