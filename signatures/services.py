@@ -297,6 +297,8 @@ DEFAULT_RATE_LIMITS = {
     "token": (20, 900),
     "signature": (30, 60),
     "receipt": (30, 60),
+    # The public verification page: uploads are hashed and checked with gpg.
+    "verify": (20, 60),
 }
 
 

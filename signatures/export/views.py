@@ -14,6 +14,7 @@ from organizing.decorators import organizer_required, staff_of_campaign_required
 from organizing.models import Campaign, Role
 from signatures.export import forms, openpgp, services
 from signatures.export.models import CampaignKey, DelegateKey, Delivery, Export, ExportStatus
+from signatures.services import RateLimited, rate_limit
 
 
 def _export(campaign, export_id) -> Export:
@@ -344,7 +345,9 @@ def verify(request, slug):
     result = None
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if _rate_limited(request, "verify", form):
+            status = 429
+        elif form.is_valid():
             try:
                 upload = form.cleaned_data.get("pdf")
                 if upload:
@@ -371,6 +374,17 @@ def verify(request, slug):
     )
 
 
+def _rate_limited(request, scope: str, form) -> bool:
+    """Count this public POST per client key; when over the limit, put the
+    message on the form and say so."""
+    try:
+        rate_limit(scope, request.client_key)
+    except RateLimited as exc:
+        form.add_error(None, exc.message)
+        return True
+    return False
+
+
 def _public_export(campaign, export_id) -> Export:
     return get_object_or_404(
         Export.objects.select_related("letter__campaign"),
@@ -388,7 +402,9 @@ def verify_export(request, slug, export_id):
     included = None
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if _rate_limited(request, "receipt", form):
+            status = 429
+        elif form.is_valid():
             try:
                 included = services.receipt_included(
                     export=export, receipt=form.cleaned_data["receipt"]

@@ -168,3 +168,13 @@ def test_qr_code_is_inline_svg():
 
     svg = qr_svg("https://example.org/letters/x/sign/#invite=ABCD-EFGH")
     assert svg.startswith("<svg") and "<path" in svg
+
+
+def test_public_verification_posts_are_rate_limited(roles, client):
+    """Anyone may check a PDF, but not without limit: each check hashes an
+    upload and runs gpg. The 21st post within a minute gets a 429."""
+    url = f"/c/{roles.campaign.slug}/verify/"
+    statuses = [client.post(url, {"sha256": "not a hash"}).status_code for _ in range(21)]
+    assert statuses[:20] == [400] * 20
+    assert statuses[20] == 429
+    assert "Too many requests" in client.post(url, {"sha256": "x"}).content.decode()
