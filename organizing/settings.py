@@ -186,6 +186,14 @@ def _database_from_url(url: str) -> dict:
         # connections per request anyway.
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            # Only the signing INSERTs ask for prepared statements
+            # (signatures/guarded_insert.py); Django's own queries bind on the
+            # client and are never prepared. Behind a connection pooler in
+            # transaction mode that cannot carry them (PgBouncer before 1.21),
+            # set DATABASE_PREPARED_STATEMENTS=false.
+            "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+        },
     }
 
 

@@ -23,8 +23,20 @@ from django.views.decorators.csrf import csrf_exempt
 from letters.models import Letter, LetterState, Visibility
 from signatures import services
 from signatures.models import Attestation, IssuerKey
-from signatures.selectors import letter_figures, letter_for_signing, public_signatures_page
-from signatures.services import BadRequest, NotFound, SigningError
+from signatures.selectors import (
+    cached_letter_for_signing,
+    letter_figures,
+    letter_for_signing_kept,
+    public_signatures_page,
+)
+from signatures.services import (
+    AlreadyIssued,
+    AlreadySpent,
+    BadRequest,
+    NotFound,
+    RateLimited,
+    SigningError,
+)
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -91,10 +103,26 @@ def load_letter(request, slug: str) -> Letter:
     return _visible(request, letter)
 
 
-def load_signing_letter(request, slug: str) -> Letter:
-    """load_letter for the signing POSTs (tokens, signatures): the same checks
-    on a letter loaded by one raw query (selectors.letter_for_signing)."""
-    return _visible(request, letter_for_signing(slug))
+def signing_attempt(request, slug: str, attempt):
+    """attempt(letter) for a signing POST, on the letter as this process last
+    loaded it (selectors.cached_letter_for_signing) when it has it.
+
+    A kept copy saves a query per request, and its staleness cannot let a
+    request through: the service's INSERT checks the letter's state,
+    address, visibility and statements as it runs. Nor can it refuse one
+    wrongly: a refusal on a kept copy (other than a conflict or a rate limit)
+    is retried once on a fresh read, which answers. So `attempt` must write
+    nothing when it refuses (invite-code issuance and redemption do not).
+    """
+    letter = cached_letter_for_signing(slug)
+    if letter is not None:
+        try:
+            return attempt(_visible(request, letter))
+        except (AlreadyIssued, AlreadySpent, RateLimited):
+            raise
+        except SigningError:
+            pass  # perhaps a stale copy: answer from a fresh read
+    return attempt(_visible(request, letter_for_signing_kept(slug)))
 
 
 def _visible(request, letter: Letter | None) -> Letter:
@@ -189,19 +217,34 @@ def email_codes(request, slug):
 
 @api_view("POST")
 def tokens(request, slug):
-    letter = load_signing_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
+    blinded = services.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
+    visibility_key = request.GET.get("key", "")
+    kind = proof.get("type") if isinstance(proof, dict) else None
+    if kind == "invite_code":
+
+        def attempt(letter):
+            return services.token_issue(
+                letter=letter, blinded_msg=blinded, proof=proof, visibility_key=visibility_key
+            )
+
+        blind_sig = signing_attempt(request, slug, attempt)
+        return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
+    # Email codes and accounts: a failed check writes (an attempt counter),
+    # so they run once, on a fresh read of the letter.
+    letter = _visible(request, letter_for_signing_kept(slug))
     user = None
-    if isinstance(proof, dict) and proof.get("type") == "account":
+    if kind == "account":
         # The only cookie-authenticated request of the API: check CSRF.
         rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if rejected is not None:
             return error(403, "csrf", _("Reload the page and try again (CSRF check failed)."))
         user = request.user
-    blinded = services.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
-    blind_sig = services.token_issue(letter=letter, blinded_msg=blinded, proof=proof, user=user)
+    blind_sig = services.token_issue(
+        letter=letter, blinded_msg=blinded, proof=proof, user=user, visibility_key=visibility_key
+    )
     return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
 
 
@@ -209,26 +252,45 @@ def tokens(request, slug):
 def signatures(request, slug):
     if request.method == "GET":
         return _signature_list(request, load_letter(request, slug))
-    letter = load_signing_letter(request, slug)
-    data = json_body(request)
-    _rate_limit(request, "signature")
-    optional = {}
-    for name in ("public_name", "reveal_at", "department", "location", "comment"):
-        if name in data:
-            optional[name] = data[name]
-    created = services.signature_create(
-        letter=letter,
-        token=services.b64url_decode(data.get("token"), field="token"),
-        signature=services.b64url_decode(data.get("signature"), field="signature"),
-        pseudonym=data.get("pseudonym"),
-        attestations=data.get("attestations"),
-        required_attestations=letter.required_attestation_ids,
-        **optional,
-    )
+    try:
+        created = _redeem(request, slug)
+    except SigningError as exc:
+        # Failed redemptions count against the client's limit; successful
+        # ones do not: each spends a token that issuance (rate limited on
+        # every request) gave out, and a limit on them would stop colleagues
+        # behind one shared address from signing together.
+        if not isinstance(exc, RateLimited):
+            _rate_limit(request, "signature")
+        raise
     return JsonResponse(
         {"id": str(created.signature.pk), "receipt": created.receipt, "status": "counted"},
         status=201,
     )
+
+
+def _redeem(request, slug):
+    data = json_body(request)
+    optional = {}
+    for name in ("public_name", "reveal_at", "department", "location", "comment"):
+        if name in data:
+            optional[name] = data[name]
+    token = services.b64url_decode(data.get("token"), field="token")
+    signature = services.b64url_decode(data.get("signature"), field="signature")
+    visibility_key = request.GET.get("key", "")
+
+    def attempt(letter):
+        return services.signature_create(
+            letter=letter,
+            token=token,
+            signature=signature,
+            pseudonym=data.get("pseudonym"),
+            attestations=data.get("attestations"),
+            required_attestations=letter.required_attestation_ids,
+            visibility_key=visibility_key,
+            **optional,
+        )
+
+    return signing_attempt(request, slug, attempt)
 
 
 def _signature_list(request, letter: Letter) -> JsonResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from time import monotonic
 from weakref import WeakKeyDictionary
 
 from django.core.cache import cache, caches
@@ -209,7 +210,8 @@ def letter_for_signing(slug: str):
     fields load lazily); its issuer key row (`private_key_encrypted` loads
     lazily, once per process, see signatures.keys); and, as
     `letter.required_attestation_ids`, the ids of the campaign's active
-    attestations. Nothing is cached between requests.
+    attestations. Always a fresh read; cached_letter_for_signing keeps the
+    result of one for the next requests.
     """
     from django.db import connection
 
@@ -250,3 +252,56 @@ def letter_for_signing(slug: str):
         {int(x) for x in str(attestation_ids).split(",")} if attestation_ids else set()
     )
     return letter
+
+
+# --- the signing letter, kept between requests -----------------------------------------
+
+# How long a worker process reuses an open letter it has loaded for signing.
+# Reuse is safe however stale the copy is: the copy is only kept while the
+# letter is open with an issuer key, when its text hash and key can no longer
+# change; every other condition (state, deadline, address, visibility,
+# statements, invite code) is checked again by the statement that records the
+# issuance or the signature (signatures.services, "guarded INSERT"); and a
+# request refused on a kept copy is retried on a fresh read before it is
+# answered. The time limit bounds only how long a worker keeps a closed
+# letter's key in memory and the campaign's email domains it uses.
+SIGNING_LETTER_KEEP_SECONDS = 60
+SIGNING_LETTERS_KEPT_MAX = 256
+_kept_letters: dict[str, tuple[float, object]] = {}
+
+
+def cached_letter_for_signing(slug: str):
+    """The open letter at `slug` as loaded by an earlier signing request in
+    this process, or None (not loaded yet, expired, or not open then).
+
+    One request in SIGNING_LETTER_KEEP_SECONDS reads the letter
+    (letter_for_signing) and keeps it here: that saves the query for all the
+    others (bench/signing.py). Callers must only trust the immutable parts
+    (id, campaign, text hash, issuer key) and retry a refusal on a fresh read.
+    """
+    kept = _kept_letters.get(slug)
+    if kept is None:
+        return None
+    expires, letter = kept
+    if expires < monotonic():
+        _kept_letters.pop(slug, None)
+        return None
+    return letter
+
+
+def letter_for_signing_kept(slug: str):
+    """letter_for_signing, kept for the next requests if it is open and has
+    its issuer key (see cached_letter_for_signing)."""
+    letter = letter_for_signing(slug)
+    if letter is None or not letter.is_open or not hasattr(letter, "issuer_key"):
+        _kept_letters.pop(slug, None)
+        return letter
+    if len(_kept_letters) >= SIGNING_LETTERS_KEPT_MAX:
+        _kept_letters.clear()
+    _kept_letters[slug] = (monotonic() + SIGNING_LETTER_KEEP_SECONDS, letter)
+    return letter
+
+
+def signing_letters_forget() -> None:
+    """Drop every kept letter of this process (tests)."""
+    _kept_letters.clear()

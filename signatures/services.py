@@ -22,7 +22,6 @@ import hmac
 import re
 import secrets
 import unicodedata
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from weakref import WeakKeyDictionary
@@ -36,10 +35,17 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from letters.models import Letter, LetterState
+from letters.models import Letter, LetterState, Visibility
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
 from signatures import blindrsa, keys
+from signatures.guarded_insert import (
+    insert_new,
+    invite_code_condition,
+    open_letter_condition,
+    single_statement_atomic,
+    statements_condition,
+)
 from signatures.models import (
     COMMENT_MAX,
     GROUP_MAX,
@@ -470,12 +476,17 @@ def account_identities(*, letter: Letter, user) -> list[str]:
     return [f"account:{user.pk}"] + [f"email:{a}" for a in sorted(set(addresses))]
 
 
-def token_issue(*, letter: Letter, blinded_msg: bytes, proof, user=None) -> bytes:
+def token_issue(
+    *, letter: Letter, blinded_msg: bytes, proof, user=None, visibility_key: str | None = None
+) -> bytes:
     """Check the eligibility proof, record the issuance, return the blind
-    signature. One transaction: if signing fails, no issuance is recorded.
+    signature. If signing fails, no issuance stays recorded.
 
-    Raises BadRequest (400), ProofRejected (403), AlreadyIssued (409),
-    LetterNotOpen (410).
+    `visibility_key` (the API passes the request's `key`) makes the recording
+    statement check that the letter is still visible at this address.
+
+    Raises BadRequest (400), ProofRejected (403), NotFound (404),
+    AlreadyIssued (409), LetterNotOpen (410).
     """
     _require_open(letter)
     row = _issuer_row(letter)
@@ -494,6 +505,12 @@ def token_issue(*, letter: Letter, blinded_msg: bytes, proof, user=None) -> byte
         raise BadRequest(_("“proof.type” must be “email_code”, “invite_code” or “account”."))
     if kind == "email_code" and not letter.campaign.allowed_domains:
         raise ProofRejected(_("This campaign does not verify by work email."))
+    open_letter = open_letter_condition(letter, visibility_key=visibility_key)
+    if kind == "invite_code":
+        return _token_issue_by_invite_code(
+            letter=letter, key=key, blinded_msg=blinded_msg, code=proof.get("code"),
+            open_letter=open_letter,
+        )  # fmt: skip
 
     # The code check and the issuance are one transaction. A failed code check
     # still commits its attempt counter, so it is returned, not raised, inside.
@@ -508,20 +525,16 @@ def token_issue(*, letter: Letter, blinded_msg: bytes, proof, user=None) -> byte
         if failure is None:
             try:
                 # Only an email-code claim has a write (its attempt counter)
-                # that must outlive a conflict here; other proofs skip the
-                # savepoint's two round trips (bench/signing.py).
+                # that must outlive a conflict here.
                 with transaction.atomic(savepoint=kind == "email_code"):
                     for index, value in enumerate(hmacs):
-                        _insert_new(
-                            Issuance(letter=letter, identity_hmac=value, is_alias=index > 0)
-                        )
+                        issuance = Issuance(letter=letter, identity_hmac=value, is_alias=index > 0)
+                        if not insert_new(issuance, only_if=[open_letter]):
+                            raise _refusal(letter, visibility_key=visibility_key)
             except IntegrityError:
-                failure = AlreadyIssued(
-                    _(
-                        "You already received a signing token for this letter. "
-                        "Each person signs once."
-                    )
-                )
+                failure = _already_issued()
+            except SigningError as exc:
+                failure = exc
             else:
                 # Raises (and so rolls the issuance back) only on a fault.
                 blind_sig = blindrsa.blind_sign(key, blinded_msg)
@@ -530,30 +543,55 @@ def token_issue(*, letter: Letter, blinded_msg: bytes, proof, user=None) -> byte
     return blind_sig
 
 
+def _already_issued() -> AlreadyIssued:
+    return AlreadyIssued(
+        _("You already received a signing token for this letter. Each person signs once.")
+    )
+
+
+def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, open_letter) -> bytes:
+    """An invite-code issuance in one statement: the INSERT itself checks
+    that the letter is open (and visible) and the code valid and unrevoked,
+    and the unique (letter, identity) constraint refuses a second token, so
+    concurrent requests cannot both succeed and nothing is read beforehand.
+
+    The blind signature is made after the row is recorded and only returned
+    if it was; should signing fail (a fault), the row is deleted again so the
+    person can ask once more.
+    """
+    code_hmac = invite_code_hmac(invite_code_normalize(code))
+    identity = identity_hmac(letter.pk, f"invite:{code_hmac}")
+    issuance = Issuance(letter=letter, identity_hmac=identity)
+    try:
+        with single_statement_atomic():
+            inserted = insert_new(
+                issuance, only_if=[open_letter, invite_code_condition(letter, code_hmac)]
+            )
+    except IntegrityError:
+        raise _already_issued() from None
+    if not inserted:
+        raise _refusal(letter, visibility_key=open_letter.visibility_key, code_hmac=code_hmac)
+    try:
+        return blindrsa.blind_sign(key, blinded_msg)
+    except BaseException:
+        Issuance.objects.filter(pk=issuance.pk).delete()
+        raise
+
+
 def _proof_identity_hmacs(*, letter: Letter, kind: str, proof: dict, user) -> list[str]:
-    """Identity HMACs an eligibility proof establishes (first one counted)."""
+    """Identity HMACs an email-code or account proof establishes (first one
+    counted); invite codes take _token_issue_by_invite_code."""
     if kind == "email_code":
         return [_email_code_claim(letter=letter, email=proof.get("email"), code=proof.get("code"))]
-    if kind == "invite_code":
-        code_hmac = invite_code_hmac(invite_code_normalize(proof.get("code")))
-        if not _invite_code_usable(campaign_id=letter.campaign_id, code_hmac=code_hmac):
-            raise ProofRejected(_("This invite code is not valid or has been revoked."))
-        return [identity_hmac(letter.pk, f"invite:{code_hmac}")]
     identities = account_identities(letter=letter, user=user)
     return [identity_hmac(letter.pk, identity) for identity in identities]
 
 
 def _invite_code_usable(*, campaign_id: int, code_hmac: str) -> bool:
-    """Whether the campaign has this unrevoked code: InviteCode.objects.filter(
-    ...).exists() without compiling the query on every token request."""
-    table = InviteCode._meta.db_table
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE campaign_id = %s AND code_hmac = %s "  # noqa: S608
-            "AND NOT revoked LIMIT 1",
-            [campaign_id, code_hmac],
-        )
-        return cursor.fetchone() is not None
+    """Whether the campaign has this unrevoked code (explains a refusal)."""
+    return InviteCode.objects.filter(
+        campaign_id=campaign_id, code_hmac=code_hmac, revoked=False
+    ).exists()
 
 
 # --- redemption --------------------------------------------------------------------
@@ -611,13 +649,17 @@ def signature_create(
     location=None,
     comment=None,
     required_attestations: set[int] | None = None,
+    visibility_key: str | None = None,
 ) -> NewSignature:
     """Redeem a finalized token: verify it and record the signature.
 
-    One INSERT; the (letter, token_hash) constraint makes a double spend a 409
-    even under concurrency. Raises BadRequest, ProofRejected, AlreadySpent,
-    LetterNotOpen. `required_attestations` (ids of the campaign's active
-    attestations) saves a query when the caller has them (the API does).
+    One INSERT, which itself checks that the letter is still open (and, with
+    `visibility_key`, visible at this address) and that every active
+    statement of the campaign was affirmed; the (letter, token_hash)
+    constraint makes a double spend a 409 even under concurrency. Raises
+    BadRequest, ProofRejected, NotFound, AlreadySpent, LetterNotOpen.
+    `required_attestations` (ids of the campaign's active attestations, as
+    the caller last saw them) saves a query when the caller has them.
     """
     _require_open(letter)
     row = _issuer_row(letter)
@@ -670,53 +712,54 @@ def signature_create(
         comment=comment,
         attestations=affirmed,
     )
+    conditions = [
+        open_letter_condition(letter, visibility_key=visibility_key),
+        statements_condition(letter, affirmed),
+    ]
     try:
-        with _single_statement_atomic():
-            _insert_new(created)
+        with single_statement_atomic():
+            inserted = insert_new(created, only_if=conditions)
     except IntegrityError:
         raise AlreadySpent(_("This token has already been used to sign.")) from None
-    letter_figures_forget(letter)
+    if not inserted:
+        raise _refusal(letter, visibility_key=visibility_key, affirmed=affirmed)
+    # The public figures are not refreshed here: they are cached for
+    # selectors.FIGURES_CACHE_SECONDS, so a burst of signatures costs one
+    # count, not one cache write each.
     return NewSignature(signature=created, receipt=receipt)
 
 
-_insert_sql: dict[tuple[type, str], tuple[str, list]] = {}
-
-
-def _insert_new(obj) -> None:
-    """INSERT a new model instance with an SQL string built once per process.
-
-    What Model.save() sends, minus its per-call compilation of the INSERT,
-    which cost a quarter of a redemption's CPU (bench/signing.py). Sends no
-    model signals (nothing listens to Signature saves).
-    """
-    connection = transaction.get_connection()
-    model = type(obj)
-    cached = _insert_sql.get((model, connection.vendor))
-    if cached is None:
-        quote = connection.ops.quote_name
-        fields = list(model._meta.concrete_fields)
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - model names only
-            quote(model._meta.db_table),
-            ", ".join(quote(f.column) for f in fields),
-            ", ".join(["%s"] * len(fields)),
+def _refusal(
+    letter: Letter, *, visibility_key: str | None, affirmed=None, code_hmac=None
+) -> SigningError:
+    """Why a guarded INSERT recorded nothing, read afresh (a rare path)."""
+    fresh = (
+        Letter.objects.filter(pk=letter.pk)
+        .only("slug", "state", "deadline", "visibility", "unlisted_token")
+        .first()
+    )
+    hidden = (
+        visibility_key is not None
+        and fresh is not None
+        and (
+            fresh.visibility != Visibility.PUBLIC
+            and not hmac.compare_digest(visibility_key.encode(), fresh.unlisted_token.encode())
         )
-        cached = _insert_sql[(model, connection.vendor)] = (sql, fields)
-    sql, fields = cached
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    obj._state.adding = False
-    obj._state.db = connection.alias
-
-
-def _single_statement_atomic():
-    """atomic() for a block of one statement: in autocommit mode the statement
-    is its own transaction, so BEGIN and COMMIT would only add two round
-    trips; inside a caller's transaction, a savepoint keeps it usable after an
-    IntegrityError."""
-    if transaction.get_connection().in_atomic_block:
-        return transaction.atomic()
-    return nullcontext()
+    )
+    if fresh is None or fresh.slug != letter.slug or hidden:
+        return NotFound(_("No letter with this address is open to the public."))
+    if not fresh.is_open:
+        return LetterNotOpen(_("This letter is not open for signatures."))
+    if code_hmac is not None and not _invite_code_usable(
+        campaign_id=letter.campaign_id, code_hmac=code_hmac
+    ):
+        return ProofRejected(_("This invite code is not valid or has been revoked."))
+    if affirmed is not None:
+        required = Attestation.objects.filter(campaign_id=letter.campaign_id, active=True)
+        if set(required.values_list("id", flat=True)) - set(affirmed):
+            return ProofRejected(_("Please affirm every statement before signing."))
+    # Everything holds again: it changed back while the request ran.
+    return Conflict(_("The letter changed while you were signing. Please try again."))
 
 
 # --- receipts ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from letters.models import Letter, LetterState, Visibility
 from signatures.models import Attestation, IssuerKey, Signature
-from signatures.selectors import letter_for_signing
+from signatures.selectors import cached_letter_for_signing, letter_for_signing
 from signatures.services import invite_codes_create
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
@@ -85,21 +85,33 @@ def test_a_new_required_statement_applies_at_once(letter, attestation_ids, no_ra
     assert status == 403 and "affirm" in body["message"]
 
 
-def test_redemption_runs_one_select_and_one_insert(letter, attestation_ids, no_rate_limits):
+def _statements(queries) -> list[str]:
+    """First words of the captured statements, without pytest-django's
+    savepoints (tests run in a transaction; production runs in autocommit)."""
+    words = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    return [w for w in words if "SAVEPOINT" not in w and w != "RELEASE"]
+
+
+def test_redemption_is_one_insert_once_the_letter_is_kept(letter, attestation_ids, no_rate_limits):
     (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     api = SigningClient(Client(), letter.slug)
+    # The token request loads the letter and keeps it in this process.
     tok = api.token({"type": "invite_code", "code": code})
+    assert cached_letter_for_signing(letter.slug).pk == letter.pk
     with CaptureQueriesContext(connection) as queries:
         status, _body = api.sign(tok, attestations=attestation_ids)
     assert status == 201
-    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    # pytest-django wraps the test in a transaction, so the INSERT gets a
-    # savepoint here; in autocommit (production) it runs bare.
-    assert [s for s in statements if "SAVEPOINT" not in s and s != "RELEASE"] == [
-        "SELECT",
-        "INSERT",
-    ]
+    assert _statements(queries) == ["INSERT"]
     assert Signature.objects.filter(letter=letter).count() == 1
+
+
+def test_a_cold_process_reads_the_letter_once(letter, attestation_ids, no_rate_limits):
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=2)
+    api = SigningClient(Client(), letter.slug)
+    with CaptureQueriesContext(connection) as queries:
+        api.token({"type": "invite_code", "code": codes[0]})
+        api.token({"type": "invite_code", "code": codes[1]})
+    assert _statements(queries) == ["SELECT", "INSERT", "INSERT"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,15 +124,138 @@ def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
     ids = list(Attestation.objects.filter(campaign=roles.campaign).values_list("id", flat=True))
     with CaptureQueriesContext(connection) as queries:
         assert api.sign(tok, attestations=ids)[0] == 201
-        # The double spend is still a 409 without the transaction block.
+        # The double spend is still a 409 without the transaction block, and
+        # a conflict is not retried on a fresh read.
         assert api.sign(tok, attestations=ids, pseudonym="Again")[0] == 409
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    assert statements == ["SELECT", "INSERT", "SELECT", "INSERT"]
+    assert statements == ["INSERT", "INSERT"]
     assert Signature.objects.filter(letter=letter).count() == 1
 
 
+# --- a kept letter can be stale; the guarded INSERT and the retry make up for it -------
+
+
+@pytest.fixture
+def kept(letter, attestation_ids, no_rate_limits):
+    """A letter this process keeps, and a token for it."""
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=3)
+    api = SigningClient(Client(), letter.slug)
+    tok = api.token({"type": "invite_code", "code": codes[0]})
+    assert cached_letter_for_signing(letter.slug) is not None
+    return api, tok, codes[1:]
+
+
+def test_kept_letter_closed_meanwhile_refuses_with_410(letter, attestation_ids, kept):
+    api, tok, codes = kept
+    Letter.objects.filter(pk=letter.pk).update(state=LetterState.CLOSED)
+    status, body = api.sign(tok, attestations=attestation_ids)
+    assert status == 410 and body["error"] == "letter_not_open"
+    assert api.request_token({"type": "invite_code", "code": codes[0]})[0] == 410
+    assert not Signature.objects.exists()
+    assert cached_letter_for_signing(letter.slug) is None
+
+
+def test_kept_letter_past_its_deadline_refuses_with_410(letter, attestation_ids, kept):
+    api, tok, _codes = kept
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    Letter.objects.filter(pk=letter.pk).update(deadline=past)
+    assert api.sign(tok, attestations=attestation_ids)[0] == 410
+    assert not Signature.objects.exists()
+
+
+def test_kept_letter_moved_to_a_secret_address_is_gone_from_the_old_one(
+    letter, attestation_ids, kept
+):
+    api, tok, codes = kept
+    Letter.objects.filter(pk=letter.pk).update(
+        visibility=Visibility.UNLISTED, slug=letter.slug + "-secret", unlisted_token="s3cret"
+    )
+    assert api.sign(tok, attestations=attestation_ids)[0] == 404
+    assert api.request_token({"type": "invite_code", "code": codes[0]})[0] == 404
+    assert not Signature.objects.exists()
+
+
+def test_kept_letter_made_unlisted_needs_the_key(letter, attestation_ids, kept):
+    api, tok, _codes = kept
+    Letter.objects.filter(pk=letter.pk).update(
+        visibility=Visibility.UNLISTED, unlisted_token="s3cret"
+    )
+    path = f"/api/v1/letters/{letter.slug}/signatures"
+    payload = tok.payload(attestations=attestation_ids)
+    assert post_json(Client(), path + "?key=wrong", payload)[0] == 404
+    assert post_json(Client(), path + "?key=s3cret", payload)[0] == 201
+
+
+def test_statement_withdrawn_meanwhile_is_not_required(letter, attestation_ids, kept):
+    api, tok, _codes = kept
+    Attestation.objects.filter(pk=attestation_ids[0]).update(active=False)
+    # The kept copy still requires both; the fresh read does not.
+    status, body = api.sign(tok, attestations=attestation_ids[1:])
+    assert status == 201, body
+
+
+def test_statement_added_meanwhile_is_required(letter, attestation_ids, kept):
+    api, tok, _codes = kept
+    new = Attestation.objects.create(campaign=letter.campaign, text="New", position=5)
+    status, body = api.sign(tok, attestations=attestation_ids)
+    assert status == 403 and "affirm" in body["message"]
+    assert api.sign(tok, attestations=[*attestation_ids, new.pk])[0] == 201
+
+
+def test_invite_code_revoked_meanwhile_is_refused(letter, kept):
+    from signatures.services import invite_code_revoke
+
+    api, _tok, codes = kept
+    assert invite_code_revoke(actor=None, campaign=letter.campaign, code=codes[0])
+    status, body, _t = api.request_token({"type": "invite_code", "code": codes[0]})
+    assert status == 403 and "revoked" in body["message"]
+    assert api.request_token({"type": "invite_code", "code": codes[1]})[0] == 200
+
+
+def test_refused_insert_explains_itself_when_everything_holds_again(letter):
+    from signatures.services import Conflict, _refusal
+
+    assert isinstance(_refusal(letter, visibility_key=""), Conflict)
+
+
+def test_signing_fault_takes_the_issuance_back(letter, no_rate_limits, monkeypatch):
+    from signatures import blindrsa
+    from signatures.models import Issuance
+
+    (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
+    api = SigningClient(Client(), letter.slug)
+
+    def fault(key, blinded):
+        raise blindrsa.SigningFailure("s^e != m")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(blindrsa, "blind_sign", fault)
+        with pytest.raises(blindrsa.SigningFailure):
+            api.request_token({"type": "invite_code", "code": code})
+    assert not Issuance.objects.exists()
+    # The person can ask again.
+    assert api.request_token({"type": "invite_code", "code": code})[0] == 200
+
+
+def test_redemption_limit_counts_failures_only(letter, attestation_ids, settings):
+    settings.SIGNATURES_RATE_LIMITS = {"token": None, "signature": (2, 60)}
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=4)
+    api = SigningClient(Client(), letter.slug)
+    tokens = [api.token({"type": "invite_code", "code": code}) for code in codes]
+    # More successes than the limit: each spends a token.
+    for tok in tokens[:3]:
+        assert api.sign(tok, attestations=attestation_ids)[0] == 201
+    # Failures count: the third one is over the limit.
+    assert api.sign(tokens[0], attestations=attestation_ids)[0] == 409
+    assert api.sign(tokens[0], attestations=attestation_ids)[0] == 409
+    status, body = api.sign(tokens[0], attestations=attestation_ids)
+    assert status == 429 and body["error"] == "rate_limited"
+    # A valid token still signs.
+    assert api.sign(tokens[3], attestations=attestation_ids)[0] == 201
+
+
 def test_prebuilt_insert_stores_what_the_orm_would(letter):
-    from signatures.services import _insert_new
+    from signatures.guarded_insert import insert_new as _insert_new
 
     fields = {
         "letter": letter,

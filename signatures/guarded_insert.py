@@ -1,0 +1,169 @@
+"""The signing endpoints' writes: one INSERT each, guarded by conditions.
+
+Issuance by invite code and redemption each record their row with a single
+statement, `INSERT ... SELECT <values> WHERE <conditions>`, whose conditions
+(the letter still open at this address, the invite code valid, every
+statement affirmed) hold at the instant the row is written. So the request
+needs no read beforehand, nothing can change between the checks and the
+write, and in autocommit mode the statement is its own transaction.
+
+bench/signing.py measures these endpoints (docs/benchmarks.md, "Signing"):
+the SQL is built once per process instead of by the ORM on every request,
+and on PostgreSQL it runs as a prepared statement (parsed and planned once
+per connection).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import transaction
+from django.utils import timezone
+
+from letters.models import Letter, LetterState, Visibility
+from signatures.models import Attestation, InviteCode
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A boolean SQL expression and its parameters, for insert_new(only_if=)."""
+
+    sql: str
+    params: list
+    # The `key` query parameter the open-letter condition checked, if any.
+    visibility_key: str | None = None
+
+
+_insert_sql: dict[tuple[type, str], tuple[str, list]] = {}
+
+
+def _insert_select(model, connection) -> tuple[str, list]:
+    """("INSERT INTO t (columns) SELECT %s, ...", fields), built once."""
+    cached = _insert_sql.get((model, connection.vendor))
+    if cached is None:
+        quote = connection.ops.quote_name
+        fields = list(model._meta.concrete_fields)
+        if connection.vendor == "postgresql":
+            # Typed placeholders: a prepared INSERT ... SELECT cannot infer
+            # the type of a bare parameter (or of a NULL) from its column.
+            values = [f"%s::{f.db_type(connection)}" for f in fields]
+        else:
+            values = ["%s"] * len(fields)
+        sql = "INSERT INTO {} ({}) SELECT {}".format(  # noqa: S608 - model names only
+            quote(model._meta.db_table),
+            ", ".join(quote(f.column) for f in fields),
+            ", ".join(values),
+        )
+        cached = _insert_sql[(model, connection.vendor)] = (sql, fields)
+    return cached
+
+
+def insert_new(obj, *, only_if: list[Condition] = ()) -> bool:
+    """INSERT a new model instance; with `only_if`, only when every condition
+    holds as the statement runs. Returns whether the row was inserted.
+
+    Stores what Model.save() would (the same field preparation), minus its
+    per-call compilation of the INSERT. Sends no model signals (nothing
+    listens to Signature or Issuance saves).
+    """
+    connection = transaction.get_connection()
+    sql, fields = _insert_select(type(obj), connection)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    if only_if:
+        sql += " WHERE " + " AND ".join(condition.sql for condition in only_if)
+        for condition in only_if:
+            params.extend(condition.params)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.rowcount == 1
+    if inserted:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return inserted
+
+
+@contextmanager
+def prepared_cursor(connection):
+    """A cursor whose statements PostgreSQL prepares (once per connection and
+    statement text); elsewhere an ordinary cursor.
+
+    Django binds parameters on the client and never prepares (it keeps
+    transaction-mode connection poolers working, docs/operations.md); for the
+    hot INSERTs, parsing and planning cost the database more than executing.
+    """
+    cursor = connection.cursor()  # health check, connection set-up, wrappers
+    if connection.vendor != "postgresql":
+        with cursor:
+            yield cursor
+        return
+    cursor.close()
+    raw = _preparing_cursor_class()(connection.connection)
+    wrapped = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    with wrapped:
+        yield wrapped
+
+
+@cache
+def _preparing_cursor_class():
+    """Django's server-binding psycopg cursor, preparing every statement.
+    (Imported late: psycopg is only loaded where PostgreSQL is configured.)"""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparingCursor
+
+
+def single_statement_atomic():
+    """atomic() for a block of one statement: in autocommit mode the statement
+    is its own transaction, so BEGIN and COMMIT would only add two round
+    trips; inside a caller's transaction, a savepoint keeps it usable after an
+    IntegrityError."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
+
+
+# --- conditions --------------------------------------------------------------------
+
+
+def open_letter_condition(letter: Letter, *, visibility_key: str | None) -> Condition:
+    """The letter is still open at this address (and, given a key, visible)."""
+    connection = transaction.get_connection()
+    sql = (
+        f"EXISTS (SELECT 1 FROM {Letter._meta.db_table} l WHERE l.id = %s "  # noqa: S608
+        "AND l.slug = %s AND l.state = %s AND (l.deadline IS NULL OR l.deadline > %s)"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [letter.pk, letter.slug, LetterState.OPEN, now]
+    if visibility_key is not None:
+        sql += " AND (l.visibility = %s OR l.unlisted_token = %s)"
+        params += [Visibility.PUBLIC, visibility_key]
+    return Condition(sql + ")", params, visibility_key)
+
+
+def statements_condition(letter: Letter, affirmed: list[int]) -> Condition:
+    """No active statement of the campaign is missing from `affirmed`."""
+    table = Attestation._meta.db_table
+    sql = f"NOT EXISTS (SELECT 1 FROM {table} a WHERE a.campaign_id = %s AND a.active"  # noqa: S608
+    if affirmed:
+        sql += " AND a.id NOT IN ({})".format(", ".join(["%s"] * len(affirmed)))
+    return Condition(sql + ")", [letter.campaign_id, *affirmed])
+
+
+def invite_code_condition(letter: Letter, code_hmac: str) -> Condition:
+    """The campaign has this invite code, unrevoked."""
+    table = InviteCode._meta.db_table
+    return Condition(
+        f"EXISTS (SELECT 1 FROM {table} i WHERE i.campaign_id = %s "  # noqa: S608
+        "AND i.code_hmac = %s AND NOT i.revoked)",
+        [letter.campaign_id, code_hmac],
+    )
