@@ -93,32 +93,38 @@ def prepared_cursor(connection):
     transaction-mode connection poolers working, docs/operations.md); for the
     hot INSERTs, parsing and planning cost the database more than executing.
     """
-    cursor = connection.cursor()  # health check, connection set-up, wrappers
     if connection.vendor != "postgresql":
-        with cursor:
+        with connection.cursor() as cursor:
             yield cursor
         return
-    cursor.close()
-    raw = _preparing_cursor_class()(connection.connection)
-    wrapped = (
-        connection.make_debug_cursor(raw)
-        if connection.queries_logged
-        else connection.make_cursor(raw)
-    )
+    # What connection.cursor() does (health check, connecting, the query log
+    # wrapper for tests and DEBUG), around a preparing cursor.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    if connection.queries_logged:
+        # The query log (tests, DEBUG) reads the statement text back from the
+        # cursor, which psycopg does not keep for a prepared statement.
+        wrapped = connection.make_debug_cursor(
+            _preparing_cursor_class(prepare=False)(connection.connection)
+        )
+    else:
+        wrapped = connection.make_cursor(_preparing_cursor_class()(connection.connection))
     with wrapped:
         yield wrapped
 
 
 @cache
-def _preparing_cursor_class():
+def _preparing_cursor_class(prepare: bool = True):
     """Django's server-binding psycopg cursor, preparing every statement.
     (Imported late: psycopg is only loaded where PostgreSQL is configured.)"""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            return super().execute(query, params, prepare=prepare_all, binary=binary)
 
+    prepare_all = prepare
     return PreparingCursor
 
 
@@ -138,15 +144,21 @@ def single_statement_atomic():
 def open_letter_condition(letter: Letter, *, visibility_key: str | None) -> Condition:
     """The letter is still open at this address (and, given a key, visible)."""
     connection = transaction.get_connection()
+    # The states are constants of our own: written into the SQL text, so the
+    # prepared statement has fewer parameters to bind.
     sql = (
-        f"EXISTS (SELECT 1 FROM {Letter._meta.db_table} l WHERE l.id = %s "  # noqa: S608
-        "AND l.slug = %s AND l.state = %s AND (l.deadline IS NULL OR l.deadline > %s)"
+        f"EXISTS (SELECT 1 FROM {Letter._meta.db_table} l "  # noqa: S608
+        f"WHERE l.id = %s AND l.slug = %s AND l.state = '{LetterState.OPEN}' "
     )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = [letter.pk, letter.slug, LetterState.OPEN, now]
+    params: list = [letter.pk, letter.slug]
+    if connection.vendor == "postgresql":
+        sql += "AND (l.deadline IS NULL OR l.deadline > now())"
+    else:
+        sql += "AND (l.deadline IS NULL OR l.deadline > %s)"
+        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
     if visibility_key is not None:
-        sql += " AND (l.visibility = %s OR l.unlisted_token = %s)"
-        params += [Visibility.PUBLIC, visibility_key]
+        sql += f" AND (l.visibility = '{Visibility.PUBLIC}' OR l.unlisted_token = %s)"
+        params.append(visibility_key)
     return Condition(sql + ")", params, visibility_key)
 
 

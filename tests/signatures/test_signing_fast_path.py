@@ -312,3 +312,22 @@ def test_invite_issuance_in_autocommit_has_no_savepoint(roles, no_rate_limits):
     (other,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     assert invite_code_revoke(actor=None, campaign=letter.campaign, code=other)
     assert api.request_token({"type": "invite_code", "code": other})[0] == 403
+
+
+@pytest.mark.postgres
+def test_signing_inserts_run_as_prepared_statements(letter, attestation_ids, no_rate_limits):
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=2)
+    api = SigningClient(Client(), letter.slug)
+    for code in codes:
+        assert (
+            api.sign(
+                api.token({"type": "invite_code", "code": code}), attestations=attestation_ids
+            )[0]
+            == 201
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    runs = {sql.split()[2]: n for sql, n in prepared.items() if sql.startswith("INSERT")}
+    # Prepared once per connection, then run again without parsing.
+    assert runs == {'"signatures_issuance"': 2, '"signatures_signature"': 2}
