@@ -6,8 +6,8 @@ Redis (REDIS_URL), DEBUG off. The only non-production setting is
 BENCHMARK_ROUTES=true, which adds the baseline route /bench/insert (one INSERT
 through the same server and middleware, organizing/benchmark.py) and raises
 the per-address signing rate limits (every benchmark request comes from one
-address; the limits are raised, not disabled, so their Redis counter is still
-paid for).
+address; the limits are raised, not disabled, so issuance still pays for its
+Redis counter; redemptions count only failures, and none fail here).
 
 Before anything is timed, the script
 
