@@ -152,7 +152,7 @@ def open_letter_condition(letter: Letter, *, visibility_key: str | None) -> Cond
     )
     params: list = [letter.pk, letter.slug]
     if connection.vendor == "postgresql":
-        sql += "AND (l.deadline IS NULL OR l.deadline > now())"
+        sql += "AND (l.deadline IS NULL OR l.deadline > statement_timestamp())"
     else:
         sql += "AND (l.deadline IS NULL OR l.deadline > %s)"
         params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
