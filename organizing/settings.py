@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE["letters-close-expired"] = {
     "task": "letters.tasks.close_expired_letters",
     "schedule": 60.0,
 }
+# signatures: delete email codes past their validity (HMACs, but with an
+# expiry to the second, which need not outlive the code).
+CELERY_BEAT_SCHEDULE["signatures-purge-expired-email-codes"] = {
+    "task": "signatures.purge_expired_email_codes",
+    "schedule": 300.0,
+}
 # discussion channels: delete messages past their channel's retention.
 CELERY_BEAT_SCHEDULE["channels-delete-expired"] = {
     "task": "organizing.delete_expired_messages",

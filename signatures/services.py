@@ -412,6 +412,16 @@ def email_code_request(*, letter: Letter, email) -> None:
     )
 
 
+def email_codes_purge_expired(*, now=None) -> int:
+    """Delete expired email codes of every letter; returns how many.
+
+    Periodic (CELERY_BEAT_SCHEDULE), so an unused code's row is gone minutes
+    after it expires, not when the next code for that letter is requested.
+    """
+    deleted, _by_model = EmailCode.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
+
+
 def _email_code_claim(*, letter: Letter, email, code) -> str:
     """Check a typed code; return the identity HMAC, or raise ProofRejected.
 
@@ -536,6 +546,11 @@ def token_issue(
             except SigningError as exc:
                 failure = exc
             else:
+                if kind == "email_code":
+                    # A used code is deleted with the issuance it bought:
+                    # the row (an HMAC of the address and an expiry to the
+                    # second) need not wait for its expiry on the server.
+                    EmailCode.objects.filter(letter=letter, email_hmac=hmacs[0]).delete()
                 # Raises (and so rolls the issuance back) only on a fault.
                 blind_sig = blindrsa.blind_sign(key, blinded_msg)
     if failure is not None:

@@ -55,8 +55,8 @@ def test_email_code_route_end_to_end(letter, attestation_ids):
     token = email_token(api, "Ann.Lee@EXAMPLE.com")
     # The address was used to send, then forgotten: only HMACs are stored.
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ann.lee@example.com"]
-    row = EmailCode.objects.get()
-    assert "ann" not in f"{row.email_hmac}{row.code_hmac}".lower()
+    assert "ann" not in Issuance.objects.get().identity_hmac.lower()
+    assert not EmailCode.objects.exists()  # the used code is deleted
     status, body = api.sign(token, pseudonym="Quiet Heron", attestations=attestation_ids)
     assert status == 201, body
     signature = Signature.objects.get(pk=body["id"])
@@ -241,14 +241,43 @@ def test_expired_code_is_refused(letter):
     assert status == 403 and "expired" in body["message"]
 
 
-def test_reused_code_gets_409(letter):
+def test_used_code_is_gone_and_a_new_code_gets_409(letter):
     api = SigningClient(Client(), letter.slug)
     email_token(api, "ida@example.com")
+    # The used code's row went with the issuance it bought.
+    assert not EmailCode.objects.exists()
     code = last_code("ida@example.com")
     status, body, _t = api.request_token(
         {"type": "email_code", "email": "ida@example.com", "code": code}
     )
+    assert status == 403 and "No valid code" in body["message"]
+    # Only someone who can read the mailbox learns that a token was issued.
+    post_json(
+        api.client, f"/api/v1/letters/{letter.slug}/email-codes", {"email": "ida@example.com"}
+    )
+    status, body, _t = api.request_token(
+        {"type": "email_code", "email": "ida@example.com", "code": last_code("ida@example.com")}
+    )
     assert status == 409 and body["error"] == "already_issued"
+    # The refused issuance keeps the new code (its attempt was counted).
+    assert EmailCode.objects.get().attempts == 1
+
+
+def test_expired_codes_are_purged_periodically(letter):
+    from django.conf import settings
+
+    from signatures.tasks import purge_expired_email_codes
+
+    for address in ("old@example.com", "new@example.com"):
+        post_json(Client(), f"/api/v1/letters/{letter.slug}/email-codes", {"email": address})
+    EmailCode.objects.filter(pk=EmailCode.objects.order_by("pk").first().pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert purge_expired_email_codes.delay().get() == 1
+    assert EmailCode.objects.count() == 1
+    assert purge_expired_email_codes.delay().get() == 0
+    schedule = settings.CELERY_BEAT_SCHEDULE["signatures-purge-expired-email-codes"]
+    assert schedule["task"] == purge_expired_email_codes.name
 
 
 def test_code_of_another_address_or_letter_is_refused(letter):
