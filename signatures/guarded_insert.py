@@ -116,8 +116,9 @@ def prepared_cursor(connection):
 
 @cache
 def _preparing_cursor_class(prepare: bool = True):
-    """Django's server-binding psycopg cursor, preparing every statement.
-    (Imported late: psycopg is only loaded where PostgreSQL is configured.)"""
+    """Django's server-binding psycopg cursor, preparing every statement it
+    runs (none with prepare=False). Built on first use: psycopg is only
+    imported where PostgreSQL is configured."""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
