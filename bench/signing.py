@@ -1,7 +1,8 @@
 """Signing benchmark: token issuance and redemption over HTTP, against a baseline.
 
 Runs the production server set-up on 127.0.0.1: gunicorn with sync workers
-serving organizing.wsgi, PostgreSQL (DATABASE_URL, persistent connections),
+(4 by default, as in the Procfile; without its worker recycling, so that
+every worker's CPU is counted) serving organizing.wsgi, PostgreSQL (DATABASE_URL, persistent connections),
 Redis (REDIS_URL), DEBUG off. The only non-production setting is
 BENCHMARK_ROUTES=true, which adds the baseline route /bench/insert (one INSERT
 through the same server and middleware, organizing/benchmark.py) and raises
@@ -36,7 +37,7 @@ competes with the server for the two cores and so gives lower figures.
 Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1)::
 
     apt-get install wrk    # once; optional (see above)
-    .venv/bin/python bench/signing.py [--workers 2,3,4] [--rounds 3] [--duration 12]
+    .venv/bin/python bench/signing.py [--workers 3,4] [--rounds 5] [--duration 10]
 
 Each round prints one row per phase: successful requests per second, latency
 percentiles (wrk's), successful responses and new rows (they must agree), and
@@ -718,7 +719,9 @@ def summarize(all_rounds: dict[int, list[dict[str, PhaseResult]]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", default="3", help="gunicorn sync workers, e.g. 2,3,4")
+    parser.add_argument(
+        "--workers", default="4", help="gunicorn sync workers, e.g. 3,4 (the Procfile runs 4)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="measurements per worker count")
     parser.add_argument("--duration", type=int, default=12, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=32)
