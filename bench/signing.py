@@ -2,13 +2,14 @@
 
 Runs the production server set-up on 127.0.0.1: gunicorn with sync workers
 (4 by default, as in the Procfile; without its worker recycling, so that
-every worker's CPU is counted) serving organizing.wsgi, PostgreSQL (DATABASE_URL, persistent connections),
-Redis (REDIS_URL), DEBUG off. The only non-production setting is
-BENCHMARK_ROUTES=true, which adds the baseline route /bench/insert (one INSERT
-through the same server and middleware, organizing/benchmark.py) and raises
-the per-address signing rate limits (every benchmark request comes from one
-address; the limits are raised, not disabled, so issuance still pays for its
-Redis counter; redemptions count only failures, and none fail here).
+every worker's CPU is counted) serving organizing.wsgi, PostgreSQL
+(DATABASE_URL, persistent connections), Redis (REDIS_URL), DEBUG off. The
+only non-production setting is BENCHMARK_ROUTES=true, which adds the
+baseline route /bench/insert (one INSERT through the same server and
+middleware, organizing/benchmark.py) and raises the per-address signing rate
+limits (every benchmark request comes from one address; the limits are
+raised, not disabled, so issuance still pays for its Redis counter;
+redemptions count only failures, and none fail here).
 
 Before anything is timed, the script
 
