@@ -29,14 +29,7 @@ from signatures.selectors import (
     letter_for_signing_kept,
     public_signatures_page,
 )
-from signatures.services import (
-    AlreadyIssued,
-    AlreadySpent,
-    BadRequest,
-    NotFound,
-    RateLimited,
-    SigningError,
-)
+from signatures.services import BadRequest, NotFound, RateLimited, SigningError
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -110,18 +103,19 @@ def signing_attempt(request, slug: str, attempt):
     A kept copy saves a query per request, and its staleness cannot let a
     request through: the service's INSERT checks the letter's state,
     address, visibility and statements as it runs. Nor can it refuse one
-    wrongly: a refusal on a kept copy (other than a conflict or a rate limit)
-    is retried once on a fresh read, which answers. So `attempt` must write
-    nothing when it refuses (invite-code issuance and redemption do not).
+    wrongly: a refusal on a kept copy is retried once on a fresh read, unless
+    it is final (a conflict, a rate limit, or a refused INSERT, which was
+    already explained from a fresh read). So `attempt` must write nothing
+    when it refuses (invite-code issuance and redemption do not).
     """
     letter = cached_letter_for_signing(slug)
     if letter is not None:
         try:
             return attempt(_visible(request, letter))
-        except (AlreadyIssued, AlreadySpent, RateLimited):
-            raise
-        except SigningError:
-            pass  # perhaps a stale copy: answer from a fresh read
+        except SigningError as exc:
+            if exc.final:
+                raise
+            # Perhaps a stale copy: answer from a fresh read.
     return attempt(_visible(request, letter_for_signing_kept(slug)))
 
 

@@ -32,8 +32,6 @@ class Condition:
 
     sql: str
     params: list
-    # The `key` query parameter the open-letter condition checked, if any.
-    visibility_key: str | None = None
 
 
 _insert_sql: dict[tuple[type, str], tuple[str, list]] = {}
@@ -122,10 +120,11 @@ def _preparing_cursor_class(prepare: bool = True):
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=prepare_all, binary=binary)
+        prepare_statements = prepare
 
-    prepare_all = prepare
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=self.prepare_statements, binary=binary)
+
     return PreparingCursor
 
 
@@ -160,7 +159,7 @@ def open_letter_condition(letter: Letter, *, visibility_key: str | None) -> Cond
     if visibility_key is not None:
         sql += f" AND (l.visibility = '{Visibility.PUBLIC}' OR l.unlisted_token = %s)"
         params.append(visibility_key)
-    return Condition(sql + ")", params, visibility_key)
+    return Condition(sql + ")", params)
 
 
 def statements_condition(letter: Letter, affirmed: list[int]) -> Condition:

@@ -302,6 +302,11 @@ def letter_for_signing_kept(slug: str):
     return letter
 
 
+def signing_letter_forget(slug: str) -> None:
+    """Drop the kept letter at `slug` (a fresh read found it closed or gone)."""
+    _kept_letters.pop(slug, None)
+
+
 def signing_letters_forget() -> None:
     """Drop every kept letter of this process (tests)."""
     _kept_letters.clear()

@@ -58,7 +58,7 @@ from signatures.models import (
     IssuerKey,
     Signature,
 )
-from signatures.selectors import letter_figures_forget, redis_client
+from signatures.selectors import letter_figures_forget, redis_client, signing_letter_forget
 
 TOKEN_CONTEXT = b"organizing-token-v1"
 TEXT_HASH_LEN = 32
@@ -88,6 +88,9 @@ class SigningError(Exception):
 
     status = 400
     code = "bad_request"
+    # Final: the same request on a fresh read of the letter would get the
+    # same answer (api.signing_attempt does not retry it).
+    final = False
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -103,11 +106,11 @@ class ProofRejected(SigningError):
 
 
 class AlreadyIssued(SigningError):
-    status, code = 409, "already_issued"
+    status, code, final = 409, "already_issued", True
 
 
 class AlreadySpent(SigningError):
-    status, code = 409, "already_spent"
+    status, code, final = 409, "already_spent", True
 
 
 class Conflict(SigningError):
@@ -123,7 +126,7 @@ class NotFound(SigningError):
 
 
 class RateLimited(SigningError):
-    status, code = 429, "rate_limited"
+    status, code, final = 429, "rate_limited", True
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -515,11 +518,10 @@ def token_issue(
         raise BadRequest(_("“proof.type” must be “email_code”, “invite_code” or “account”."))
     if kind == "email_code" and not letter.campaign.allowed_domains:
         raise ProofRejected(_("This campaign does not verify by work email."))
-    open_letter = open_letter_condition(letter, visibility_key=visibility_key)
     if kind == "invite_code":
         return _token_issue_by_invite_code(
             letter=letter, key=key, blinded_msg=blinded_msg, code=proof.get("code"),
-            open_letter=open_letter,
+            visibility_key=visibility_key,
         )  # fmt: skip
 
     # The code check and the issuance are one transaction. A failed code check
@@ -539,6 +541,7 @@ def token_issue(
                 with transaction.atomic(savepoint=kind == "email_code"):
                     for index, value in enumerate(hmacs):
                         issuance = Issuance(letter=letter, identity_hmac=value, is_alias=index > 0)
+                        open_letter = open_letter_condition(letter, visibility_key=visibility_key)
                         if not insert_new(issuance, only_if=[open_letter]):
                             raise _refusal(letter, visibility_key=visibility_key)
             except IntegrityError:
@@ -564,7 +567,7 @@ def _already_issued() -> AlreadyIssued:
     )
 
 
-def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, open_letter) -> bytes:
+def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_key) -> bytes:
     """An invite-code issuance in one statement: the INSERT itself checks
     that the letter is open (and visible) and the code valid and unrevoked,
     and the unique (letter, identity) constraint refuses a second token, so
@@ -580,12 +583,16 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, open_letter) 
     try:
         with single_statement_atomic():
             inserted = insert_new(
-                issuance, only_if=[open_letter, invite_code_condition(letter, code_hmac)]
+                issuance,
+                only_if=[
+                    open_letter_condition(letter, visibility_key=visibility_key),
+                    invite_code_condition(letter, code_hmac),
+                ],
             )
     except IntegrityError:
         raise _already_issued() from None
     if not inserted:
-        raise _refusal(letter, visibility_key=open_letter.visibility_key, code_hmac=code_hmac)
+        raise _refusal(letter, visibility_key=visibility_key, code_hmac=code_hmac)
     try:
         return blindrsa.blind_sign(key, blinded_msg)
     except BaseException:
@@ -747,7 +754,20 @@ def signature_create(
 def _refusal(
     letter: Letter, *, visibility_key: str | None, affirmed=None, code_hmac=None
 ) -> SigningError:
-    """Why a guarded INSERT recorded nothing, read afresh (a rare path)."""
+    """Why a guarded INSERT recorded nothing, read afresh (a rare path): a
+    final answer, not to be retried."""
+    error = _refusal_reason(
+        letter, visibility_key=visibility_key, affirmed=affirmed, code_hmac=code_hmac
+    )
+    if isinstance(error, (NotFound, LetterNotOpen)):
+        signing_letter_forget(letter.slug)
+    error.final = True
+    return error
+
+
+def _refusal_reason(
+    letter: Letter, *, visibility_key: str | None, affirmed=None, code_hmac=None
+) -> SigningError:
     fresh = (
         Letter.objects.filter(pk=letter.pk)
         .only("slug", "state", "deadline", "visibility", "unlisted_token")
