@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 
 import gmpy2
 from cryptography.exceptions import InvalidSignature
@@ -109,8 +110,10 @@ class IssuerKey:
             raise InvalidInput("PEM does not contain an RSA private key")
         return cls.from_private_key(key)
 
-    @property
+    @cached_property
     def public_key(self) -> rsa.RSAPublicKey:
+        # Kept: OpenSSL caches per key object what every verification needs
+        # (the modulus' Montgomery form), so a new object per call costs more.
         return self.private_key.public_key()
 
     def public_key_pem(self) -> str:
@@ -307,6 +310,14 @@ def blind_sign(private_key: IssuerKey | rsa.RSAPrivateKey, blinded_msg: bytes) -
 # --------------------------------------------------------------------------- verification
 
 
+_SHA384 = hashes.SHA384()
+
+
+@cache
+def _pss_sha384(salt_len: int) -> padding.PSS:
+    return padding.PSS(mgf=padding.MGF1(_SHA384), salt_length=salt_len)
+
+
 def verify(
     public_key: rsa.RSAPublicKey, msg_prepared: bytes, sig: bytes, *, salt_len: int = SALT_LEN
 ) -> None:
@@ -317,8 +328,7 @@ def verify(
     """
     msg_prepared = _require_bytes("msg_prepared", msg_prepared)
     sig = _require_bytes("sig", sig)
-    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=salt_len)
     try:
-        public_key.verify(sig, msg_prepared, pss, hashes.SHA384())
+        public_key.verify(sig, msg_prepared, _pss_sha384(salt_len), _SHA384)
     except InvalidSignature:
         raise VerificationFailed("invalid signature") from None

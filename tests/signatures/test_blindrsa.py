@@ -311,6 +311,9 @@ def test_issuer_key_metadata(fresh_key: IssuerKey) -> None:
     assert fresh_key.key_id == hashlib.sha256(der).hexdigest()
     assert fresh_key.modulus_len == 256
     assert str(int(fresh_key.p)) not in repr(fresh_key)  # secrets are kept out of repr
+    # One public key object per issuer key: OpenSSL keeps its verification
+    # precomputation on the object, which every redemption reuses.
+    assert fresh_key.public_key is fresh_key.public_key
 
 
 def test_issuer_key_from_pem(fresh_key: IssuerKey) -> None:
