@@ -23,6 +23,20 @@ GROUP_MAX = 80
 COMMENT_MAX = 1000
 
 
+# HOT_LETTER_ROW: why Issuance.letter and Signature.letter have no database
+# foreign key. PostgreSQL checks a foreign key by locking the referenced row
+# (FOR KEY SHARE) in every inserting transaction, so every token and every
+# signature of a letter would lock that one letter row, and concurrent signers
+# would share the lock through multixacts: the hot row that issue 4 warns
+# about, in another form (measured: about 10% of the database's work per
+# signature, docs/benchmarks.md). What the key guaranteed still holds: both
+# rows are only inserted by a statement that checks, as it runs, that their
+# letter exists and is open (signatures.guarded_insert) or inside a
+# transaction that read it; letters are never deleted (no code path deletes
+# one, and the admin is read-only); and on_delete=PROTECT still refuses, in
+# Django, to delete a letter that has them.
+
+
 def this_hour():
     return timezone.now().replace(minute=0, second=0, microsecond=0)
 
@@ -93,13 +107,15 @@ class InviteCode(models.Model):
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="invite_codes")
-    code_hmac = models.CharField(max_length=64, unique=True)
+    # Unique through Meta.constraints: see Signature.receipt_hash.
+    code_hmac = models.CharField(max_length=64)
     batch = models.CharField(_("batch"), max_length=80, blank=True)
     created_on = models.DateField(default=today)
     revoked = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_on", "batch"]
+        constraints = [models.UniqueConstraint(fields=["code_hmac"], name="invite_code_unique")]
 
     def __str__(self) -> str:
         return f"invite code {self.code_hmac[:8]}… of {self.campaign}"
@@ -115,8 +131,13 @@ class Issuance(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: the unique (letter, identity_hmac) index serves it.
+    # No database foreign key either: see HOT_LETTER_ROW below.
     letter = models.ForeignKey(
-        Letter, on_delete=models.PROTECT, related_name="issuances", db_index=False
+        Letter,
+        on_delete=models.PROTECT,
+        related_name="issuances",
+        db_index=False,
+        db_constraint=False,
     )
     identity_hmac = models.CharField(max_length=64)
     issued_on = models.DateField(default=today)
@@ -151,12 +172,19 @@ class Signature(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own (one less to update per signature): the indexes
-    # below start with the letter and serve its lookups.
+    # below start with the letter and serve its lookups. No database foreign
+    # key either: see HOT_LETTER_ROW below.
     letter = models.ForeignKey(
-        Letter, on_delete=models.PROTECT, related_name="signatures", db_index=False
+        Letter,
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        db_index=False,
+        db_constraint=False,
     )
     token_hash = models.CharField(max_length=64)  # SHA-256 of the prepared token message
-    receipt_hash = models.CharField(max_length=64, unique=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that
+    # would add a second index (for LIKE queries, which no one makes).
+    receipt_hash = models.CharField(max_length=64)
     pseudonym = models.CharField(max_length=PSEUDONYM_MAX)
     public_name = models.CharField(max_length=NAME_MAX, blank=True)
     # Show public_name once the letter has at least this many signatures;
@@ -176,6 +204,7 @@ class Signature(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["letter", "token_hash"], name="token_spent_once"),
+            models.UniqueConstraint(fields=["receipt_hash"], name="receipt_unique"),
         ]
         indexes = [models.Index(fields=["letter", "withdrawn"], name="sig_letter_counted")]
 

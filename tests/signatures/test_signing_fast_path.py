@@ -331,3 +331,62 @@ def test_signing_inserts_run_as_prepared_statements(letter, attestation_ids, no_
     runs = {sql.split()[2]: n for sql, n in prepared.items() if sql.startswith("INSERT")}
     # Prepared once per connection, then run again without parsing.
     assert runs == {'"signatures_issuance"': 2, '"signatures_signature"': 2}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_signing_tables_take_no_lock_on_the_letter_row():
+    """No database foreign key from issuances and signatures to their letter
+    (models.HOT_LETTER_ROW), and no second index beside a unique hash."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = 'letters_letter'::regclass"
+        )
+        referencing = {name for (name,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT tablename, indexdef FROM pg_indexes "
+            "WHERE tablename IN ('signatures_signature', 'signatures_invitecode')"
+        )
+        indexes = cursor.fetchall()
+    assert "signatures_signature" not in referencing
+    assert "signatures_issuance" not in referencing
+    assert "signatures_emailcode" in referencing  # the others keep theirs
+    assert not [d for _t, d in indexes if "pattern_ops" in d]
+    unique = {(t, d.split("(")[-1].rstrip(")")) for t, d in indexes if "UNIQUE" in d}
+    assert ("signatures_signature", "receipt_hash") in unique
+    assert ("signatures_invitecode", "code_hmac") in unique
+
+
+def test_a_letter_with_signatures_or_tokens_cannot_be_deleted(letter, attestation_ids):
+    from django.db.models.deletion import ProtectedError
+
+    from signatures.models import Issuance
+
+    Issuance.objects.create(letter=letter, identity_hmac="f" * 64)
+    with pytest.raises(ProtectedError):
+        letter.delete()
+    Issuance.objects.filter(letter=letter).delete()
+    Signature.objects.create(
+        letter=letter, token_hash="a" * 64, receipt_hash="b" * 64, pseudonym="Quiet Heron"
+    )
+    with pytest.raises(ProtectedError):
+        letter.delete()
+    assert Letter.objects.filter(pk=letter.pk).exists()
+
+
+def test_receipts_and_invite_codes_stay_unique(letter):
+    from django.db import IntegrityError, transaction
+
+    from signatures.models import InviteCode
+
+    Signature.objects.create(
+        letter=letter, token_hash="a" * 64, receipt_hash="b" * 64, pseudonym="Quiet Heron"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Signature.objects.create(
+            letter=letter, token_hash="c" * 64, receipt_hash="b" * 64, pseudonym="Other"
+        )
+    InviteCode.objects.create(campaign=letter.campaign, code_hmac="d" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InviteCode.objects.create(campaign=letter.campaign, code_hmac="d" * 64)
