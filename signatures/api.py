@@ -257,7 +257,7 @@ def signatures(request, slug):
             _rate_limit(request, "signature")
         raise
     return JsonResponse(
-        {"id": str(created.signature.pk), "receipt": created.receipt, "status": "counted"},
+        {"id": str(created.id), "receipt": created.receipt, "status": "counted"},
         status=201,
     )
 

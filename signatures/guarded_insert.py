@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,22 +28,58 @@ from signatures.models import Attestation, InviteCode
 
 @dataclass(frozen=True)
 class Condition:
-    """A boolean SQL expression and its parameters, for insert_new(only_if=)."""
+    """A boolean SQL expression and its parameters, for insert_row(only_if=)."""
 
     sql: str
     params: list
 
 
-_insert_sql: dict[tuple[type, str], tuple[str, list]] = {}
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str  # "INSERT INTO t (columns) SELECT %s, ..."
+    fields: list
+    # Per field, what turns a value into a database parameter; None where the
+    # driver takes the value as it is (Django's own preparation would return
+    # it unchanged), which saves most of the per-request Python work.
+    prepare: list
 
 
-def _insert_select(model, connection) -> tuple[str, list]:
-    """("INSERT INTO t (columns) SELECT %s, ...", fields), built once."""
-    cached = _insert_sql.get((model, connection.vendor))
-    if cached is None:
+_plans: dict[tuple[type, str], _InsertPlan] = {}
+
+# On PostgreSQL these fields' get_db_prep_save returns a value of the right
+# Python type unchanged (psycopg adapts str, int, bool, UUID, date and aware
+# datetime itself); JSONField and the rest go through Django.
+_AS_IS_ON_POSTGRESQL = {
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateField",
+    "DateTimeField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SmallIntegerField",
+    "TextField",
+    "UUIDField",
+}
+
+
+def _insert_plan(model, connection) -> _InsertPlan:
+    plan = _plans.get((model, connection.vendor))
+    if plan is None:
         quote = connection.ops.quote_name
         fields = list(model._meta.concrete_fields)
-        if connection.vendor == "postgresql":
+        postgresql = connection.vendor == "postgresql"
+        prepare = []
+        for f in fields:
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                raise ValueError(f"insert_row() does not set {f.name} (auto_now)")
+            if postgresql and f.get_internal_type() in _AS_IS_ON_POSTGRESQL:
+                prepare.append(None)
+            else:
+                prepare.append(partial(f.get_db_prep_save, connection=connection))
+        if postgresql:
             # Typed placeholders: a prepared INSERT ... SELECT cannot infer
             # the type of a bare parameter (or of a NULL) from its column.
             values = [f"%s::{f.db_type(connection)}" for f in fields]
@@ -54,32 +90,34 @@ def _insert_select(model, connection) -> tuple[str, list]:
             ", ".join(quote(f.column) for f in fields),
             ", ".join(values),
         )
-        cached = _insert_sql[(model, connection.vendor)] = (sql, fields)
-    return cached
+        plan = _plans[(model, connection.vendor)] = _InsertPlan(sql, fields, prepare)
+    return plan
 
 
-def insert_new(obj, *, only_if: list[Condition] = ()) -> bool:
-    """INSERT a new model instance; with `only_if`, only when every condition
+def insert_row(model, values: dict, *, only_if: list[Condition] = ()) -> bool:
+    """INSERT one row of `model`; with `only_if`, only when every condition
     holds as the statement runs. Returns whether the row was inserted.
 
-    Stores what Model.save() would (the same field preparation), minus its
-    per-call compilation of the INSERT. Sends no model signals (nothing
-    listens to Signature or Issuance saves).
+    `values` maps field attnames (`letter_id`, not `letter`) to values of the
+    field's Python type, already validated; fields left out get their
+    default. No model instance is built and no signals are sent (nothing
+    listens to Signature or Issuance saves): what is stored is what
+    Model.save() would store, without its per-call work.
     """
     connection = transaction.get_connection()
-    sql, fields = _insert_select(type(obj), connection)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    plan = _insert_plan(model, connection)
+    params = []
+    for f, prepare in zip(plan.fields, plan.prepare, strict=True):
+        value = values[f.attname] if f.attname in values else f.get_default()
+        params.append(value if prepare is None else prepare(value))
+    sql = plan.sql
     if only_if:
         sql += " WHERE " + " AND ".join(condition.sql for condition in only_if)
         for condition in only_if:
             params.extend(condition.params)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
-        inserted = cursor.rowcount == 1
-    if inserted:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return inserted
+        return cursor.rowcount == 1
 
 
 @contextmanager

@@ -22,6 +22,7 @@ import hmac
 import re
 import secrets
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from weakref import WeakKeyDictionary
@@ -40,7 +41,7 @@ from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
 from signatures import blindrsa, keys
 from signatures.guarded_insert import (
-    insert_new,
+    insert_row,
     invite_code_condition,
     open_letter_condition,
     single_statement_atomic,
@@ -540,9 +541,13 @@ def token_issue(
                 # that must outlive a conflict here.
                 with transaction.atomic(savepoint=kind == "email_code"):
                     for index, value in enumerate(hmacs):
-                        issuance = Issuance(letter=letter, identity_hmac=value, is_alias=index > 0)
+                        issuance = {
+                            "letter_id": letter.pk,
+                            "identity_hmac": value,
+                            "is_alias": index > 0,
+                        }
                         open_letter = open_letter_condition(letter, visibility_key=visibility_key)
-                        if not insert_new(issuance, only_if=[open_letter]):
+                        if not insert_row(Issuance, issuance, only_if=[open_letter]):
                             raise _refusal(letter, visibility_key=visibility_key)
             except IntegrityError:
                 failure = _already_issued()
@@ -579,11 +584,12 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_ke
     """
     code_hmac = invite_code_hmac(invite_code_normalize(code))
     identity = identity_hmac(letter.pk, f"invite:{code_hmac}")
-    issuance = Issuance(letter=letter, identity_hmac=identity)
+    issuance_id = uuid.uuid4()
     try:
         with single_statement_atomic():
-            inserted = insert_new(
-                issuance,
+            inserted = insert_row(
+                Issuance,
+                {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
                 only_if=[
                     open_letter_condition(letter, visibility_key=visibility_key),
                     invite_code_condition(letter, code_hmac),
@@ -596,7 +602,7 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_ke
     try:
         return blindrsa.blind_sign(key, blinded_msg)
     except BaseException:
-        Issuance.objects.filter(pk=issuance.pk).delete()
+        Issuance.objects.filter(pk=issuance_id).delete()
         raise
 
 
@@ -621,7 +627,7 @@ def _invite_code_usable(*, campaign_id: int, code_hmac: str) -> bool:
 
 @dataclass(frozen=True)
 class NewSignature:
-    signature: Signature
+    id: uuid.UUID  # the Signature's
     receipt: str  # shown once, stored only as a hash
 
 
@@ -722,25 +728,26 @@ def signature_create(
     except blindrsa.VerificationFailed:
         raise ProofRejected(_("The token's signature is not valid for this letter.")) from None
     receipt = secrets.token_urlsafe(32)
-    created = Signature(
-        letter=letter,
-        token_hash=sha256_hex(token),
-        receipt_hash=sha256_hex(receipt),
-        pseudonym=pseudonym,
-        public_name=public_name,
-        reveal_at=reveal_at,
-        department=department,
-        location=location,
-        comment=comment,
-        attestations=affirmed,
-    )
+    created = {
+        "id": uuid.uuid4(),
+        "letter_id": letter.pk,
+        "token_hash": sha256_hex(token),
+        "receipt_hash": sha256_hex(receipt),
+        "pseudonym": pseudonym,
+        "public_name": public_name,
+        "reveal_at": reveal_at,
+        "department": department,
+        "location": location,
+        "comment": comment,
+        "attestations": affirmed,
+    }
     conditions = [
         open_letter_condition(letter, visibility_key=visibility_key),
         statements_condition(letter, affirmed),
     ]
     try:
         with single_statement_atomic():
-            inserted = insert_new(created, only_if=conditions)
+            inserted = insert_row(Signature, created, only_if=conditions)
     except IntegrityError:
         raise AlreadySpent(_("This token has already been used to sign.")) from None
     if not inserted:
@@ -748,7 +755,7 @@ def signature_create(
     # The public figures are not refreshed here: they are cached for
     # selectors.FIGURES_CACHE_SECONDS, so a burst of signatures costs one
     # count, not one cache write each.
-    return NewSignature(signature=created, receipt=receipt)
+    return NewSignature(id=created["id"], receipt=receipt)
 
 
 def _refusal(

@@ -255,10 +255,16 @@ def test_redemption_limit_counts_failures_only(letter, attestation_ids, settings
 
 
 def test_prebuilt_insert_stores_what_the_orm_would(letter):
-    from signatures.guarded_insert import insert_new as _insert_new
+    """insert_row() skips Django's per-field preparation where the driver
+    takes a value as it is: the stored row must not tell the difference."""
+    import uuid
+
+    from django.db import IntegrityError, transaction
+
+    from signatures.guarded_insert import insert_row
+    from signatures.models import Issuance
 
     fields = {
-        "letter": letter,
         "pseudonym": "Quiet Heron",
         "public_name": "Ann Example",
         "reveal_at": 7,
@@ -267,26 +273,37 @@ def test_prebuilt_insert_stores_what_the_orm_would(letter):
         "comment": "Two\nlines",
         "attestations": [3, 1],
     }
-    ours = Signature(token_hash="a" * 64, receipt_hash="b" * 64, **fields)
-    _insert_new(ours)
-    assert ours._state.adding is False
-    theirs = Signature.objects.create(token_hash="c" * 64, receipt_hash="d" * 64, **fields)
-    stored = Signature.objects.in_bulk([ours.pk, theirs.pk])
+    ours_id = uuid.uuid4()
+    values = {
+        "id": ours_id,
+        "letter_id": letter.pk,
+        "token_hash": "a" * 64,
+        "receipt_hash": "b" * 64,
+    }
+    assert insert_row(Signature, values | fields)
+    theirs = Signature.objects.create(
+        letter=letter, token_hash="c" * 64, receipt_hash="d" * 64, **fields
+    )
+    stored = Signature.objects.in_bulk([ours_id, theirs.pk])
     names = [f.attname for f in Signature._meta.concrete_fields]
     skip = {"id", "token_hash", "receipt_hash"}
 
     def row(obj):
         return {n: getattr(obj, n) for n in names if n not in skip}
 
-    assert row(stored[ours.pk]) == row(stored[theirs.pk])
-    assert stored[ours.pk].signed_hour.minute == 0
-    assert stored[ours.pk].attestations == [3, 1]
+    assert row(stored[ours_id]) == row(stored[theirs.pk])
+    assert stored[ours_id].signed_hour.minute == 0
+    assert stored[ours_id].attestations == [3, 1]
+    assert stored[ours_id].withdrawn is False
+    # Fields left out get their defaults, a random id among them.
+    assert insert_row(Issuance, {"letter_id": letter.pk, "identity_hmac": "e" * 64})
+    issuance = Issuance.objects.get(identity_hmac="e" * 64)
+    assert isinstance(issuance.id, uuid.UUID) and issuance.is_alias is False
+    assert issuance.issued_on == Issuance._meta.get_field("issued_on").get_default()
     # The constraints still hold: the same token hash is refused.
-    from django.db import IntegrityError, transaction
-
-    again = Signature(token_hash="a" * 64, receipt_hash="e" * 64, **fields)
+    again = values | fields | {"id": uuid.uuid4(), "receipt_hash": "f" * 64}
     with pytest.raises(IntegrityError), transaction.atomic():
-        _insert_new(again)
+        insert_row(Signature, again)
 
 
 @pytest.mark.django_db(transaction=True)
