@@ -21,10 +21,11 @@ Before anything is timed, the script
   finalized tokens for the redemption phase through real issuance over HTTP.
 
 It then measures, at 32 concurrent connections for a bounded time per phase:
-the baseline, issuance (POST /api/v1/letters/<slug>/tokens with an invite
-code), redemption (POST /api/v1/letters/<slug>/signatures) and the baseline
-again; the ratio divides the redemption rate by the mean of the two baseline
-rates, so that the machine's drift during a round counts on both sides.
+the baseline, redemption (POST /api/v1/letters/<slug>/signatures), the
+baseline again and issuance (POST /api/v1/letters/<slug>/tokens with an
+invite code); the ratio divides the redemption rate by the mean of the two
+baseline rates measured just before and just after it, so that the
+machine's drift during a round counts on both sides.
 Every request body is used once; after each phase the new database rows are
 counted and compared with the successful responses. The summary gives the
 median over the rounds (with min-max) and judges the targets on the medians:
@@ -509,6 +510,7 @@ class Bench:
         self.tokens_path = f"/api/v1/letters/{fixture.slug}/tokens"
         self.signatures_path = f"/api/v1/letters/{fixture.slug}/signatures"
         self.serial = 0
+        self.expected_rate = args.pool_rate
 
     def phase(self, server: Server, name: str, url_path: str, bodies: list[str]) -> PhaseResult:
         self.serial += 1
@@ -593,13 +595,15 @@ class Bench:
         return out
 
     def round(self, server: Server) -> dict[str, PhaseResult]:
+        """One round: prepare (untimed), then baseline, redemption, baseline,
+        issuance. Redemption runs between the two baselines whose mean it is
+        divided by, with nothing else in between: the heavy preparation (the
+        redemption tokens come from real issuance) is done before the first."""
         args = self.args
         baseline_pool = int(args.pool_rate * args.duration * args.pool_factor)
-        baseline = self.phase(
-            server, "baseline", "/bench/insert", self.baseline_bodies(baseline_pool)
-        )
-        # Pools for the signing phases, sized from the baseline: neither is faster.
-        pool = max(1000, int(baseline.rate * args.duration * args.pool_factor))
+        # Signing pools sized from the fastest baseline seen (neither signing
+        # phase is faster); before the first one, from --pool-rate.
+        pool = max(1000, int(self.expected_rate * args.duration * args.pool_factor))
         started = time.monotonic()
         issue_bodies = [
             token_body(b, code) for _p, b, _i, code in blinded_requests(self.fixture, pool)
@@ -611,20 +615,23 @@ class Bench:
             flush=True,
         )
         time.sleep(1)
-        issuance = self.phase(server, "issuance", self.tokens_path, issue_bodies)
+        baseline = self.phase(
+            server, "baseline", "/bench/insert", self.baseline_bodies(baseline_pool)
+        )
         time.sleep(1)
         redemption = self.phase(server, "redemption", self.signatures_path, redeem_bodies)
         time.sleep(1)
-        # The baseline again: the ratio uses the mean of the two, so that the
-        # machine's drift during a round weighs on both sides alike.
         baseline_after = self.phase(
             server, "baseline", "/bench/insert", self.baseline_bodies(baseline_pool)
         )
+        time.sleep(1)
+        issuance = self.phase(server, "issuance", self.tokens_path, issue_bodies)
+        self.expected_rate = max(baseline.rate, baseline_after.rate)
         return {
             "baseline": baseline,
-            "issuance": issuance,
             "redemption": redemption,
             "baseline_after": baseline_after,
+            "issuance": issuance,
         }
 
 
@@ -649,7 +656,7 @@ HEADER = ROW.format(
 
 
 def print_round(workers: int, number: int, results: dict[str, PhaseResult]) -> None:
-    for key in ("baseline", "issuance", "redemption", "baseline_after"):
+    for key in ("baseline", "redemption", "baseline_after", "issuance"):
         r = results[key]
         name = "baseline" if key == "baseline_after" else key
         print(
