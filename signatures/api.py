@@ -119,6 +119,14 @@ def signing_attempt(request, slug: str, attempt):
     return attempt(_visible(request, letter_for_signing_kept(slug)))
 
 
+def require_letter(request, slug: str) -> None:
+    """NotFound (404) for an address with no letter to sign, before the
+    request body is read, so a bad body sent to a wrong address says so.
+    Free when this process keeps the letter (the hot path)."""
+    if cached_letter_for_signing(slug) is None:
+        _visible(request, letter_for_signing_kept(slug))
+
+
 def _visible(request, letter: Letter | None) -> Letter:
     if letter is None or letter.state in (LetterState.DRAFT, LetterState.REVIEW):
         raise NotFound(_("No letter with this address is open to the public."))
@@ -211,6 +219,7 @@ def email_codes(request, slug):
 
 @api_view("POST")
 def tokens(request, slug):
+    require_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
@@ -263,6 +272,7 @@ def signatures(request, slug):
 
 
 def _redeem(request, slug):
+    require_letter(request, slug)
     data = json_body(request)
     optional = {}
     for name in ("public_name", "reveal_at", "department", "location", "comment"):

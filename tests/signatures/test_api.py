@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from letters.models import LetterState, Visibility
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
-from signatures.selectors import letter_figures_forget
+from signatures.selectors import letter_figures_forget, signing_letters_forget
 from signatures.services import b64url_encode, invite_codes_create
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
@@ -552,6 +552,36 @@ def test_closed_letter_gets_410_and_drafts_404(token, letter, attestation_ids):
     for path in ("", "/signatures"):
         assert Client().get(f"/api/v1/letters/{draft.slug}{path}").status_code == 404
     assert Client().get("/api/v1/letters/no-such-letter").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["tokens", "signatures"])
+def test_bad_body_to_a_wrong_address_gets_404(letter, path):
+    """The address is checked before the body: a client that got the letter
+    wrong learns that, not what else was wrong."""
+    client = Client()
+    for body in ("not json", "{}"):
+        for slug, status, error in [
+            ("no-such-letter", 404, "not_found"),
+            (letter.slug, 400, "bad_request"),
+        ]:
+            response = client.post(
+                f"/api/v1/letters/{slug}/{path}", body, content_type="application/json"
+            )
+            assert response.status_code == status, (slug, body)
+            assert response.json()["error"] == error
+    letter.visibility = Visibility.UNLISTED
+    letter.save()
+    signing_letters_forget()
+    response = client.post(
+        f"/api/v1/letters/{letter.slug}/{path}", "{}", content_type="application/json"
+    )
+    assert response.status_code == 404
+    response = client.post(
+        f"/api/v1/letters/{letter.slug}/{path}?key={letter.unlisted_token}",
+        "{}",
+        content_type="application/json",
+    )
+    assert response.status_code == 400
 
 
 def test_unlisted_letter_needs_its_key(letter):
