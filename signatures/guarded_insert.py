@@ -99,8 +99,8 @@ def insert_row(model, values: dict, *, only_if: list[Condition] = ()) -> bool:
     holds as the statement runs. Returns whether the row was inserted.
 
     `values` maps field attnames (`letter_id`, not `letter`) to values of the
-    field's Python type, already validated; fields left out get their
-    default. No model instance is built and no signals are sent (nothing
+    field's Python type, already validated (datetimes aware); fields left out
+    get their default. No model instance is built and no signals are sent (nothing
     listens to Signature or Issuance saves): what is stored is what
     Model.save() would store, without its per-call work.
     """
