@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 
 from django.conf import settings
@@ -70,6 +71,13 @@ class Letter(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def visible_with(self, key: str) -> bool:
+        """Whether a visitor with this link `key` (may be "") may see the
+        letter: public, or unlisted and the key is its secret."""
+        return self.visibility == Visibility.PUBLIC or hmac.compare_digest(
+            key.encode(), self.unlisted_token.encode()
+        )
 
     @property
     def is_open(self) -> bool:

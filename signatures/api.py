@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from functools import wraps
-from hmac import compare_digest
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import JsonResponse
@@ -20,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from letters.models import Letter, LetterState, Visibility
+from letters.models import Letter, LetterState
 from signatures import services
 from signatures.models import Attestation, IssuerKey
 from signatures.selectors import (
@@ -96,44 +95,56 @@ def load_letter(request, slug: str) -> Letter:
     return _visible(request, letter)
 
 
-def signing_attempt(request, slug: str, attempt):
-    """attempt(letter) for a signing POST, on the letter as this process last
-    loaded it (selectors.cached_letter_for_signing) when it has it.
+def signing_letter(request, slug: str) -> tuple[Letter, bool]:
+    """(letter, fresh) for a signing POST: the letter as this process last
+    loaded it (selectors.cached_letter_for_signing) when it has it, else a
+    fresh read. NotFound (404) when no letter to sign is at this address:
+    checked before the body is read, so a bad body sent to a wrong address
+    says so.
 
     A kept copy saves a query per request, and its staleness cannot let a
-    request through: the service's INSERT checks the letter's state,
-    address, visibility and statements as it runs. Nor can it refuse one
-    wrongly: a refusal on a kept copy is retried once on a fresh read, unless
-    it is final (a conflict, a rate limit, or a refused INSERT, which was
-    already explained from a fresh read). So `attempt` must write nothing
-    when it refuses (invite-code issuance and redemption do not).
+    request through: the service's INSERT checks the letter's state, address,
+    visibility and statements as it runs. Nor can it refuse one wrongly: see
+    signing_attempt.
     """
-    letter = cached_letter_for_signing(slug)
-    if letter is not None:
+    kept = cached_letter_for_signing(slug)
+    if kept is not None:
         try:
-            return attempt(_visible(request, letter))
+            return _visible(request, kept), False
+        except NotFound:
+            pass  # Perhaps a stale copy: answer from a fresh read.
+    return fresh_signing_letter(request, slug), True
+
+
+def fresh_signing_letter(request, slug: str) -> Letter:
+    return _visible(request, letter_for_signing_kept(slug))
+
+
+def signing_attempt(request, slug: str, letter: Letter, fresh: bool, attempt):
+    """attempt(letter), with `letter` and `fresh` from signing_letter.
+
+    A refusal on a kept copy is retried once on a fresh read, unless it is
+    final (a conflict, a rate limit, or a refused INSERT, which was already
+    explained from a fresh read). So `attempt` must write nothing when it
+    refuses (invite-code issuance and redemption do not).
+    """
+    if not fresh:
+        try:
+            return attempt(letter)
         except SigningError as exc:
             if exc.final:
                 raise
-            # Perhaps a stale copy: answer from a fresh read.
-    return attempt(_visible(request, letter_for_signing_kept(slug)))
-
-
-def require_letter(request, slug: str) -> None:
-    """NotFound (404) for an address with no letter to sign, before the
-    request body is read, so a bad body sent to a wrong address says so.
-    Free when this process keeps the letter (the hot path)."""
-    if cached_letter_for_signing(slug) is None:
-        _visible(request, letter_for_signing_kept(slug))
+        letter = fresh_signing_letter(request, slug)
+    return attempt(letter)
 
 
 def _visible(request, letter: Letter | None) -> Letter:
-    if letter is None or letter.state in (LetterState.DRAFT, LetterState.REVIEW):
+    if (
+        letter is None
+        or letter.state in (LetterState.DRAFT, LetterState.REVIEW)
+        or not letter.visible_with(request.GET.get("key", ""))
+    ):
         raise NotFound(_("No letter with this address is open to the public."))
-    if letter.visibility != Visibility.PUBLIC:
-        key = request.GET.get("key", "")
-        if not compare_digest(key.encode(), letter.unlisted_token.encode()):
-            raise NotFound(_("No letter with this address is open to the public."))
     return letter
 
 
@@ -219,7 +230,7 @@ def email_codes(request, slug):
 
 @api_view("POST")
 def tokens(request, slug):
-    require_letter(request, slug)
+    letter, fresh = signing_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
@@ -233,11 +244,12 @@ def tokens(request, slug):
                 letter=letter, blinded_msg=blinded, proof=proof, visibility_key=visibility_key
             )
 
-        blind_sig = signing_attempt(request, slug, attempt)
+        blind_sig = signing_attempt(request, slug, letter, fresh, attempt)
         return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
     # Email codes and accounts: a failed check writes (an attempt counter),
     # so they run once, on a fresh read of the letter.
-    letter = _visible(request, letter_for_signing_kept(slug))
+    if not fresh:
+        letter = fresh_signing_letter(request, slug)
     user = None
     if kind == "account":
         # The only cookie-authenticated request of the API: check CSRF.
@@ -272,7 +284,7 @@ def signatures(request, slug):
 
 
 def _redeem(request, slug):
-    require_letter(request, slug)
+    letter, fresh = signing_letter(request, slug)
     data = json_body(request)
     optional = {}
     for name in ("public_name", "reveal_at", "department", "location", "comment"):
@@ -294,7 +306,7 @@ def _redeem(request, slug):
             **optional,
         )
 
-    return signing_attempt(request, slug, attempt)
+    return signing_attempt(request, slug, letter, fresh, attempt)
 
 
 def _signature_list(request, letter: Letter) -> JsonResponse:

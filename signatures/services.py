@@ -36,7 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from letters.models import Letter, LetterState, Visibility
+from letters.models import Letter, LetterState
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
 from signatures import blindrsa, keys
@@ -536,6 +536,7 @@ def token_issue(
         except ProofRejected as exc:
             failure = exc
         if failure is None:
+            open_letter = open_letter_condition(letter, visibility_key=visibility_key)
             try:
                 # Only an email-code claim has a write (its attempt counter)
                 # that must outlive a conflict here.
@@ -546,7 +547,6 @@ def token_issue(
                             "identity_hmac": value,
                             "is_alias": index > 0,
                         }
-                        open_letter = open_letter_condition(letter, visibility_key=visibility_key)
                         if not insert_row(Issuance, issuance, only_if=[open_letter]):
                             raise _refusal(letter, visibility_key=visibility_key)
             except IntegrityError:
@@ -781,12 +781,7 @@ def _refusal_reason(
         .first()
     )
     hidden = (
-        visibility_key is not None
-        and fresh is not None
-        and (
-            fresh.visibility != Visibility.PUBLIC
-            and not hmac.compare_digest(visibility_key.encode(), fresh.unlisted_token.encode())
-        )
+        visibility_key is not None and fresh is not None and not fresh.visible_with(visibility_key)
     )
     if fresh is None or fresh.slug != letter.slug or hidden:
         return NotFound(_("No letter with this address is open to the public."))

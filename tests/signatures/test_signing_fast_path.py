@@ -114,6 +114,27 @@ def test_a_cold_process_reads_the_letter_once(letter, attestation_ids, no_rate_l
     assert _statements(queries) == ["SELECT", "INSERT", "INSERT"]
 
 
+def test_an_email_code_request_reads_the_letter_once(letter, no_rate_limits):
+    """The email route needs a fresh letter (its failures write): one read,
+    whether or not this process keeps the letter."""
+    from tests.signatures.conftest import last_code
+
+    api = SigningClient(Client(), letter.slug)
+    for address, kept in (("ann@example.com", False), ("bo@example.com", True)):
+        assert (cached_letter_for_signing(letter.slug) is not None) is kept
+        post_json(Client(), f"/api/v1/letters/{letter.slug}/email-codes", {"email": address})
+        proof = {"type": "email_code", "email": address, "code": last_code(address)}
+        with CaptureQueriesContext(connection) as queries:
+            status, _body, tok = api.request_token(proof)
+        assert status == 200 and tok is not None
+        letter_reads = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].startswith("SELECT") and "letters_letter" in q["sql"]
+        ]
+        assert len(letter_reads) == 1, address
+
+
 @pytest.mark.django_db(transaction=True)
 def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
     Attestation.objects.create(campaign=roles.campaign, text="I work here")
@@ -184,6 +205,17 @@ def test_kept_letter_made_unlisted_needs_the_key(letter, attestation_ids, kept):
     payload = tok.payload(attestations=attestation_ids)
     assert post_json(Client(), path + "?key=wrong", payload)[0] == 404
     assert post_json(Client(), path + "?key=s3cret", payload)[0] == 201
+
+
+def test_kept_unlisted_letter_made_public_needs_no_key(letter, attestation_ids, kept):
+    api, tok, codes = kept
+    # As if the copy was loaded while the letter was unlisted, and the
+    # letter has been made public since.
+    cached_letter_for_signing(letter.slug).visibility = Visibility.UNLISTED
+    # Requests without a key are answered from a fresh read, not refused.
+    assert api.sign(tok, attestations=attestation_ids)[0] == 201
+    cached_letter_for_signing(letter.slug).visibility = Visibility.UNLISTED
+    assert api.request_token({"type": "invite_code", "code": codes[0]})[0] == 200
 
 
 def test_statement_withdrawn_meanwhile_is_not_required(letter, attestation_ids, kept):
