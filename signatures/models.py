@@ -31,10 +31,23 @@ COMMENT_MAX = 1000
 # about, in another form (measured: about 10% of the database's work per
 # signature, docs/benchmarks.md). What the key guaranteed still holds: both
 # rows are only inserted by a statement that checks, as it runs, that their
-# letter exists and is open (signatures.guarded_insert) or inside a
-# transaction that read it; letters are never deleted (no code path deletes
+# letter exists and is open (signatures.guarded_insert); letters are never
+# deleted (no code path deletes
 # one, and the admin is read-only); and on_delete=PROTECT still refuses, in
 # Django, to delete a letter that has them.
+
+
+def letter_reference(related_name: str) -> models.ForeignKey:
+    """The letter of an issuance or a signature: no index of its own (one
+    less to update per row; a unique index that starts with the letter serves
+    it) and no database foreign key (HOT_LETTER_ROW)."""
+    return models.ForeignKey(
+        Letter,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        db_index=False,
+        db_constraint=False,
+    )
 
 
 def this_hour():
@@ -130,15 +143,8 @@ class Issuance(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own: the unique (letter, identity_hmac) index serves it.
-    # No database foreign key either: see HOT_LETTER_ROW below.
-    letter = models.ForeignKey(
-        Letter,
-        on_delete=models.PROTECT,
-        related_name="issuances",
-        db_index=False,
-        db_constraint=False,
-    )
+    # The unique (letter, identity_hmac) index serves it.
+    letter = letter_reference("issuances")
     identity_hmac = models.CharField(max_length=64)
     issued_on = models.DateField(default=today)
     # An alias row claims a second identity of the same person in the same
@@ -171,16 +177,8 @@ class Signature(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own (one less to update per signature): the indexes
-    # below start with the letter and serve its lookups. No database foreign
-    # key either: see HOT_LETTER_ROW below.
-    letter = models.ForeignKey(
-        Letter,
-        on_delete=models.PROTECT,
-        related_name="signatures",
-        db_index=False,
-        db_constraint=False,
-    )
+    # The indexes below start with the letter and serve its lookups.
+    letter = letter_reference("signatures")
     token_hash = models.CharField(max_length=64)  # SHA-256 of the prepared token message
     # Unique through Meta.constraints, not unique=True: on PostgreSQL that
     # would add a second index (for LIKE queries, which no one makes).
