@@ -73,6 +73,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -636,16 +637,8 @@ class Bench:
 
 
 def baseline_rate(results: dict[str, PhaseResult]) -> float:
-    """Mean of the baseline measured before and after the signing phases."""
+    """Mean of the baseline measured just before and just after the redemption."""
     return (results["baseline"].rate + results["baseline_after"].rate) / 2
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 ROW = "{:>7} {:>5}  {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7}  {}"
