@@ -1,0 +1,330 @@
+"""Signing endpoints in CPU instructions per request, counted by valgrind.
+
+bench/signing.py measures rates, and on a shared machine its rates (and its
+redemption/baseline ratio) swing with the neighbours' load by tens of per
+cent between rounds. This script counts what does not swing: the user-space
+instructions one web worker executes per request, for the baseline route,
+redemption and invite-code issuance, under `valgrind --tool=callgrind`.
+The same code and inputs give the same counts to a fraction of a per cent,
+whatever else the machine is doing, so a change to the signing path can be
+judged by one run.
+
+What is counted: the Django application of the production set-up
+(organizing.wsgi, DEBUG off, PostgreSQL with persistent connections, Redis)
+called in-process as gunicorn's sync worker calls it, request after
+request. What is not: gunicorn's own HTTP parsing, the kernel (sockets),
+PostgreSQL's backend and the load generator, which bench/signing.py's CPU
+columns cover. So the ratio here is the worker's share of the cost only.
+
+Method: for each endpoint, two runs under callgrind that differ only in the
+number of measured requests (after the same warm-up); the difference of
+their totals divided by the difference of requests is the cost of one
+request, start-up and warm-up cancelled out. Each run uses request bodies
+of its own (prepared, untimed, before any run), so every token is spent and
+every invite code used once. The breakdown by shared object names where the
+instructions go: OpenSSL inside `cryptography` (RSA-PSS verification), GMP
+(blind signing), the Python interpreter, psycopg and libpq.
+
+Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1)::
+
+    apt-get install valgrind    # once
+    .venv/bin/python bench/signing_instructions.py [--requests 60,240]
+
+It uses the database organizing_bench_instructions (dropped and re-created)
+and Redis database 10, and takes about 5 minutes on 2 cores (valgrind runs
+Python about 50 times slower). Results go in docs/benchmarks.md ("Signing").
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path[:0] = [str(REPO_ROOT), str(BENCH_DIR)]
+
+import signing as rates  # noqa: E402 - bench/signing.py: fixture and body helpers
+
+DB_NAME = "organizing_bench_instructions"
+DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+WARM_UP = 20
+ENDPOINTS = ("baseline", "redemption", "issuance")
+
+# Shared objects, by the start of their file name, and what they do here.
+OBJECT_GROUPS = [
+    ("_rust.abi3", "OpenSSL in cryptography (RSA-PSS verify)"),
+    ("libgmp", "GMP (blind signing)"),
+    ("gmpy2", "GMP (blind signing)"),
+    ("libpython", "Python interpreter"),
+    ("_psycopg", "psycopg and libpq"),
+    ("libpq", "psycopg and libpq"),
+    ("pq.", "psycopg and libpq"),
+]
+
+
+def environment(data_dir: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": "bench-instructions-" + "k" * 40,
+            "DEBUG": "false",
+            "BENCHMARK_ROUTES": "true",
+            "DATA_DIR": data_dir,
+            "DJANGO_SETTINGS_MODULE": "organizing.settings",
+            "PYTHONHASHSEED": "0",  # the same dict layouts in every run
+        }
+    )
+    return env
+
+
+# --- preparation (parent process, not counted) ---------------------------------------
+
+
+def prepare(work: Path, runs: list[int]) -> None:
+    """Database, letter and one file of request bodies per endpoint and run."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(rates.PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    python = str(rates.VENV_BIN / "python")
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, check=True)
+    import django
+
+    django.setup()
+    from letters.models import Letter
+    from organizing.benchmark import baseline_table_create
+    from signatures import blindrsa, keys
+    from signatures.models import IssuerKey
+
+    baseline_table_create()
+    fixture = rates.prepare_letter()
+    letter = Letter.objects.get(slug=fixture.slug)
+    issuer = keys.loaded_issuer_key(IssuerKey.objects.get(letter=letter))
+    for index, count in enumerate(runs):
+        needed = WARM_UP + count
+        baseline = [
+            json.dumps({"payload": f"row {i} {secrets.token_hex(8)}"}) for i in range(needed)
+        ]
+        issuance, redemption = [], []
+        for prepared, blinded, inv, code in rates.blinded_requests(fixture, 2 * needed):
+            if len(issuance) < needed:
+                issuance.append(rates.token_body(blinded, code))
+                continue
+            signature = blindrsa.finalize(
+                fixture.public_key, prepared, blindrsa.blind_sign(issuer, blinded), inv
+            )
+            redemption.append(
+                json.dumps(
+                    {
+                        "token": rates.b64url(prepared),
+                        "signature": rates.b64url(signature),
+                        "pseudonym": f"Quiet Heron {len(redemption)}",
+                        "attestations": fixture.attestation_ids,
+                    }
+                )
+            )
+        bodies = {"baseline": baseline, "issuance": issuance, "redemption": redemption}
+        for endpoint in ENDPOINTS:
+            path = work / f"{endpoint}-{index}.json"
+            path.write_text(json.dumps({"slug": fixture.slug, "bodies": bodies[endpoint]}))
+
+
+# --- one counted run (child process, under valgrind) ---------------------------------
+
+
+def child(endpoint: str, bodies_file: str, count: int) -> None:
+    import django
+
+    django.setup()
+    from organizing.wsgi import application
+
+    data = json.loads(Path(bodies_file).read_text())
+    path = {
+        "baseline": "/bench/insert",
+        "redemption": f"/api/v1/letters/{data['slug']}/signatures",
+        "issuance": f"/api/v1/letters/{data['slug']}/tokens",
+    }[endpoint]
+    expected = {"baseline": "201", "redemption": "201", "issuance": "200"}[endpoint]
+    bodies = iter(data["bodies"])
+
+    def call() -> None:
+        body = next(bodies).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        statuses = []
+        response = application(
+            environ, lambda status, headers, exc_info=None: statuses.append(status)
+        )
+        b"".join(response)
+        response.close()
+        if not statuses[0].startswith(expected):
+            raise SystemExit(f"{endpoint}: {statuses[0]}")
+
+    for _ in range(WARM_UP):
+        call()
+    for _ in range(count):
+        call()
+
+
+# --- counting --------------------------------------------------------------------------
+
+
+def counted_run(endpoint: str, bodies_file: Path, count: int, work: Path, env) -> dict[str, int]:
+    """Instructions by shared object (and "total") of one run under callgrind."""
+    out = work / f"callgrind.{endpoint}.{count}.out"
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        str(rates.VENV_BIN / "python"),
+        __file__,
+        "--child",
+        endpoint,
+        str(bodies_file),
+        str(count),
+    ]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{endpoint} run failed:\n{result.stderr[-3000:]}")
+    return by_object(out)
+
+
+def by_object(callgrind_out: Path) -> dict[str, int]:
+    """Exclusive instruction counts summed by shared object, plus "total"."""
+    text = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", str(callgrind_out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        match = re.match(r"\s*([\d,]+) \([^)]*\)\s+(.*)$", line)
+        if not match:
+            continue
+        value, name = int(match.group(1).replace(",", "")), match.group(2)
+        if name.startswith("PROGRAM TOTALS"):
+            counts["total"] = value
+            continue
+        shared_object = re.search(r"\[([^\]]*)\]\s*$", name)
+        key = Path(shared_object.group(1)).name if shared_object else "?"
+        counts[key] = counts.get(key, 0) + value
+    return counts
+
+
+def group_of(shared_object: str) -> str:
+    for prefix, group in OBJECT_GROUPS:
+        if shared_object.startswith(prefix):
+            return group
+    return "other"
+
+
+def per_request(small: dict[str, int], large: dict[str, int], requests: int) -> dict[str, float]:
+    groups: dict[str, float] = {}
+    for key in set(small) | set(large):
+        name = "total" if key == "total" else group_of(key)
+        groups[name] = groups.get(name, 0.0) + (large.get(key, 0) - small.get(key, 0)) / requests
+    return groups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--requests",
+        default="60,240",
+        help="measured requests of the two runs per endpoint (after a warm-up of 20)",
+    )
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help="which of baseline, redemption, issuance to count (the baseline always)",
+    )
+    parser.add_argument("--child", nargs=3, metavar=("ENDPOINT", "BODIES", "COUNT"))
+    args = parser.parse_args()
+    if args.child:  # a counted run, started below under valgrind
+        endpoint, bodies_file, count = args.child
+        child(endpoint, bodies_file, int(count))
+        return
+    work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
+    env = environment(str(work / "data"))
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is needed: apt-get install valgrind")
+    small, large = (int(value) for value in args.requests.split(","))
+    endpoints = ["baseline"] + [
+        e for e in ENDPOINTS if e != "baseline" and e in args.endpoints.split(",")
+    ]
+    os.environ.update(env)
+    print(f"Preparing {DB_NAME} and request bodies ...", flush=True)
+    prepare(work, [small, large])
+
+    jobs = [
+        (endpoint, index, count)
+        for endpoint in endpoints
+        for index, count in enumerate((small, large))
+    ]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {
+            job: pool.submit(
+                counted_run, job[0], work / f"{job[0]}-{job[1]}.json", job[2], work, env
+            )
+            for job in jobs
+        }
+        results = {job: future.result() for job, future in futures.items()}
+    shutil.rmtree(work, ignore_errors=True)
+
+    costs = {
+        endpoint: per_request(
+            results[(endpoint, 0, small)], results[(endpoint, 1, large)], large - small
+        )
+        for endpoint in endpoints
+    }
+    groups = sorted({g for cost in costs.values() for g in cost} - {"total"})
+    print(f"\nInstructions per request (thousands), one worker, from {small} and {large} requests:")
+    print(f"{'':44}" + "".join(f"{e:>12}" for e in endpoints))
+    print(f"{'total':44}" + "".join(f"{costs[e]['total'] / 1000:12.0f}" for e in endpoints))
+    for group in groups:
+        print(
+            f"  {group:42}" + "".join(f"{costs[e].get(group, 0) / 1000:12.0f}" for e in endpoints)
+        )
+    baseline = costs["baseline"]["total"]
+    for endpoint in endpoints[1:]:
+        print(f"{endpoint} / baseline: {costs[endpoint]['total'] / baseline:.3f}")
+
+
+if __name__ == "__main__":
+    main()
