@@ -13,7 +13,8 @@ redemptions count only failures, and none fail here).
 
 Before anything is timed, the script
 
-- drops and re-creates the database organizing_bench_signing, migrates it and
+- drops and re-creates the database organizing_bench_signing, migrates it,
+  collects the static files (as the Procfile's release step does) and
   empties Redis database 8;
 - opens a letter with its issuer key (two attestations to affirm) and creates
   invite codes with the signatures service;
@@ -763,12 +764,15 @@ def main() -> None:
     sys.path.insert(0, str(REPO_ROOT))
     print(f"Preparing {DB_NAME} and Redis db 8 ...", flush=True)
     reset_services()
-    subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-    )
+    # The Procfile's release step: migrations, and the static files that
+    # WhiteNoise serves (without them every worker warns at start-up).
+    for command in (["migrate"], ["collectstatic"]):
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", *command, "--noinput", "-v0"],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+        )
     import django
 
     django.setup()
