@@ -280,32 +280,34 @@ def main() -> None:
         endpoint, bodies_file, count = args.child
         child(endpoint, bodies_file, int(count))
         return
-    work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
-    env = environment(str(work / "data"))
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
+    work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
+    env = environment(str(work / "data"))
     small, large = (int(value) for value in args.requests.split(","))
     endpoints = ["baseline"] + [
         e for e in ENDPOINTS if e != "baseline" and e in args.endpoints.split(",")
     ]
-    os.environ.update(env)
-    print(f"Preparing {DB_NAME} and request bodies ...", flush=True)
-    prepare(work, [small, large])
+    try:
+        os.environ.update(env)
+        print(f"Preparing {DB_NAME} and request bodies ...", flush=True)
+        prepare(work, [small, large])
 
-    jobs = [
-        (endpoint, index, count)
-        for endpoint in endpoints
-        for index, count in enumerate((small, large))
-    ]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = {
-            job: pool.submit(
-                counted_run, job[0], work / f"{job[0]}-{job[1]}.json", job[2], work, env
-            )
-            for job in jobs
-        }
-        results = {job: future.result() for job, future in futures.items()}
-    shutil.rmtree(work, ignore_errors=True)
+        jobs = [
+            (endpoint, index, count)
+            for endpoint in endpoints
+            for index, count in enumerate((small, large))
+        ]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            futures = {
+                job: pool.submit(
+                    counted_run, job[0], work / f"{job[0]}-{job[1]}.json", job[2], work, env
+                )
+                for job in jobs
+            }
+            results = {job: future.result() for job, future in futures.items()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     costs = {
         endpoint: per_request(
