@@ -25,10 +25,15 @@ every invite code used once. The breakdown by shared object names where the
 instructions go: OpenSSL inside `cryptography` (RSA-PSS verification), GMP
 (blind signing), the Python interpreter, psycopg and libpq.
 
+With `--parts N`, one more run counts the redemption's steps one by one
+(parsing, base64url, text checks, token checks, verification, hashes, the
+INSERT's conditions, the INSERT, the response), each called N times in a
+loop on real request bodies, beside the baseline's INSERT and response.
+
 Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1)::
 
     apt-get install valgrind    # once
-    .venv/bin/python bench/signing_instructions.py [--requests 60,240]
+    .venv/bin/python bench/signing_instructions.py [--requests 60,240] [--parts 300]
 
 It uses the database organizing_bench_instructions (dropped and re-created)
 and Redis database 10, and takes about 5 minutes on 2 cores (valgrind runs
@@ -201,6 +206,152 @@ def child(endpoint: str, bodies_file: str, count: int) -> None:
         call()
 
 
+# --- the redemption in parts (child process, under valgrind) ---------------------------
+
+PARTS_MARK = "getppid"  # valgrind dumps its counters before each call (--dump-before)
+
+
+def parts_child(bodies_file: str, count: int) -> None:
+    """The redemption's steps, each in a loop of `count`, with the baseline's
+    INSERT and response for comparison; os.getppid() between the loops
+    makes callgrind dump the counters, one file per loop. The steps call the
+    functions that signatures.services.signature_create calls, with the
+    inputs of real request bodies (precomputed, so that each loop holds its
+    step only)."""
+    import django
+
+    django.setup()
+    import hmac
+    import uuid
+
+    from django.db import connection
+    from django.http import JsonResponse
+
+    from signatures import blindrsa, keys, services
+    from signatures.guarded_insert import insert_row, open_letter_condition, statements_condition
+    from signatures.models import COMMENT_MAX, GROUP_MAX, NAME_MAX, PSEUDONYM_MAX, Signature
+    from signatures.selectors import letter_for_signing_kept
+
+    data = json.loads(Path(bodies_file).read_text())
+    raw = data["bodies"][:count]
+    bodies = [json.loads(body) for body in raw]
+    letter = letter_for_signing_kept(data["slug"])
+    key = keys.loaded_issuer_key(services._issuer_row(letter))
+    tokens = [services.b64url_decode(b["token"], field="token") for b in bodies]
+    signatures = [services.b64url_decode(b["signature"], field="signature") for b in bodies]
+    affirmed = sorted(bodies[0]["attestations"])
+    conditions = [
+        open_letter_condition(letter, visibility_key=""),
+        statements_condition(letter, affirmed),
+    ]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "letter_id": letter.pk,
+            "token_hash": services.sha256_hex(token),
+            "receipt_hash": services.sha256_hex(secrets.token_urlsafe(32)),
+            "pseudonym": body["pseudonym"],
+            "public_name": "",
+            "reveal_at": None,
+            "department": "",
+            "location": "",
+            "comment": "",
+            "attestations": affirmed,
+        }
+        for token, body in zip(tokens, bodies, strict=True)
+    ]
+
+    def text_fields(body):  # as signature_create checks them
+        clean = services.clean_text
+        clean(body["pseudonym"], field="pseudonym", max_len=PSEUDONYM_MAX, required=True)
+        clean(body.get("public_name"), field="public_name", max_len=NAME_MAX)
+        clean(body.get("department"), field="department", max_len=GROUP_MAX)
+        clean(body.get("location"), field="location", max_len=GROUP_MAX)
+        clean(body.get("comment"), field="comment", max_len=COMMENT_MAX, multiline=True)
+
+    def token_checks(i):
+        text_hash, _nonce = services.parse_token(tokens[i])
+        hmac.compare_digest(text_hash, bytes.fromhex(letter.text_hash))
+        return int.from_bytes(signatures[i], "big") >= key.n
+
+    def baseline_insert(i):
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench_baseline (payload) VALUES (%s)", [f"row {i}"])
+
+    steps = [
+        lambda i: json.loads(raw[i]),
+        lambda i: [
+            services.b64url_decode(bodies[i][name], field=name) for name in ("token", "signature")
+        ],
+        lambda i: text_fields(bodies[i]),
+        token_checks,
+        lambda i: blindrsa.verify(key.public_key, tokens[i], signatures[i]),
+        lambda i: (
+            secrets.token_urlsafe(32),
+            uuid.uuid4(),
+            services.sha256_hex(tokens[i]),
+            services.sha256_hex("r" * 43),
+        ),
+        lambda i: (
+            open_letter_condition(letter, visibility_key=""),
+            statements_condition(letter, affirmed),
+        ),
+        lambda i: insert_row(Signature, rows[i], only_if=conditions),
+        lambda i: JsonResponse(
+            {"id": str(rows[i]["id"]), "receipt": "r" * 43, "status": "counted"}, status=201
+        ),
+        baseline_insert,
+        lambda i: JsonResponse({"status": "created"}, status=201),
+        lambda i: None,
+    ]
+    os.getppid()
+    for step in steps:
+        for i in range(count):
+            step(i)
+        os.getppid()
+
+
+REDEMPTION_PARTS = [
+    "JSON body (json.loads)",
+    "base64url: token and signature",
+    "five text fields (clean_text)",
+    "token layout, text hash, signature < n",
+    "RSA-PSS verify (blindrsa.verify)",
+    "receipt, id and two SHA-256",
+    "the INSERT's two conditions (SQL text)",
+    "guarded INSERT (insert_row)",
+    "201 response (JsonResponse)",
+    "baseline: INSERT (cursor.execute)",
+    "baseline: 201 response (JsonResponse)",
+    "an empty loop step",
+]
+
+
+def counted_parts(bodies_file: Path, count: int, work: Path, env) -> list[float]:
+    """Instructions per step of parts_child, in REDEMPTION_PARTS order."""
+    out = work / "callgrind.parts.out"
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--dump-before={PARTS_MARK}",
+        f"--callgrind-out-file={out}",
+        str(rates.VENV_BIN / "python"),
+        __file__,
+        "--parts-child",
+        str(bodies_file),
+        str(count),
+    ]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"parts run failed:\n{result.stderr[-3000:]}")
+    # Dump 1 ends at the first mark (start-up); dump 2 + k holds step k.
+    totals = []
+    for number in range(2, len(REDEMPTION_PARTS) + 2):
+        text = Path(f"{out}.{number}").read_text()
+        totals.append(int(re.search(r"^totals: (\d+)", text, re.MULTILINE).group(1)) / count)
+    return totals
+
+
 # --- counting --------------------------------------------------------------------------
 
 
@@ -274,11 +425,23 @@ def main() -> None:
         default=",".join(ENDPOINTS),
         help="which of baseline, redemption, issuance to count (the baseline always)",
     )
+    parser.add_argument(
+        "--parts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count the redemption's steps one by one, each N times",
+    )
     parser.add_argument("--child", nargs=3, metavar=("ENDPOINT", "BODIES", "COUNT"))
+    parser.add_argument("--parts-child", nargs=2, metavar=("BODIES", "COUNT"))
     args = parser.parse_args()
     if args.child:  # a counted run, started below under valgrind
         endpoint, bodies_file, count = args.child
         child(endpoint, bodies_file, int(count))
+        return
+    if args.parts_child:
+        bodies_file, count = args.parts_child
+        parts_child(bodies_file, int(count))
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
@@ -291,7 +454,7 @@ def main() -> None:
     try:
         os.environ.update(env)
         print(f"Preparing {DB_NAME} and request bodies ...", flush=True)
-        prepare(work, [small, large])
+        prepare(work, [small, large, args.parts] if args.parts else [small, large])
 
         jobs = [
             (endpoint, index, count)
@@ -305,7 +468,12 @@ def main() -> None:
                 )
                 for job in jobs
             }
+            if args.parts:
+                parts = pool.submit(
+                    counted_parts, work / "redemption-2.json", args.parts, work, env
+                )
             results = {job: future.result() for job, future in futures.items()}
+            part_costs = parts.result() if args.parts else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -326,6 +494,10 @@ def main() -> None:
     baseline = costs["baseline"]["total"]
     for endpoint in endpoints[1:]:
         print(f"{endpoint} / baseline: {costs[endpoint]['total'] / baseline:.3f}")
+    if part_costs:
+        print(f"\nThe redemption's steps, thousands of instructions per call ({args.parts} calls):")
+        for name, cost in zip(REDEMPTION_PARTS, part_costs, strict=True):
+            print(f"  {name:44}{cost / 1000:8.1f}")
 
 
 if __name__ == "__main__":
