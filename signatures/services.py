@@ -19,7 +19,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 import secrets
 import unicodedata
 import uuid
@@ -132,7 +131,7 @@ class RateLimited(SigningError):
 
 # --- small helpers ---------------------------------------------------------------
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64url_decode(value, *, field: str, max_chars: int = 2048) -> bytes:
@@ -141,15 +140,20 @@ def b64url_decode(value, *, field: str, max_chars: int = 2048) -> bytes:
         raise BadRequest(_("“%(field)s” must be a non-empty base64url string.") % {"field": field})
     if len(value) > max_chars:
         raise BadRequest(_("“%(field)s” is too long.") % {"field": field})
-    if not _B64URL.match(value):
-        raise BadRequest(_("“%(field)s” is not valid base64url.") % {"field": field})
-    stripped = value.rstrip("=")
-    if len(stripped) % 4 == 1:
-        raise BadRequest(_("“%(field)s” is not valid base64url.") % {"field": field})
-    try:
-        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
-    except (binascii.Error, ValueError):
-        raise BadRequest(_("“%(field)s” is not valid base64url.") % {"field": field}) from None
+    data = value.rstrip("=")
+    # "+" and "/" are standard base64, which the translation below would let
+    # through; strict decoding rejects every other character outside the
+    # alphabet, padding inside the data and an impossible length, in C (a
+    # regular expression cost as much as the decoding).
+    if len(value) - len(data) <= 2 and data.isascii() and "+" not in data and "/" not in data:
+        try:
+            return binascii.a2b_base64(
+                data.encode().translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(data) % 4),
+                strict_mode=True,
+            )
+        except binascii.Error:
+            pass
+    raise BadRequest(_("“%(field)s” is not valid base64url.") % {"field": field})
 
 
 def b64url_encode(data: bytes) -> str:
