@@ -224,7 +224,7 @@ def parts_child(bodies_file: str, count: int) -> None:
     import hmac
     import uuid
 
-    from django.db import connection
+    from django.db import connection, transaction
     from django.http import JsonResponse
 
     from signatures import blindrsa, keys, services
@@ -240,8 +240,9 @@ def parts_child(bodies_file: str, count: int) -> None:
     tokens = [services.b64url_decode(b["token"], field="token") for b in bodies]
     signatures = [services.b64url_decode(b["signature"], field="signature") for b in bodies]
     affirmed = sorted(bodies[0]["attestations"])
+    database = transaction.get_connection()
     conditions = [
-        open_letter_condition(letter, visibility_key=""),
+        open_letter_condition(letter, visibility_key="", connection=database),
         statements_condition(letter, affirmed),
     ]
     rows = [
@@ -292,11 +293,12 @@ def parts_child(bodies_file: str, count: int) -> None:
             services.sha256_hex(tokens[i]),
             services.sha256_hex("r" * 43),
         ),
+        lambda i: transaction.get_connection(),
         lambda i: (
-            open_letter_condition(letter, visibility_key=""),
+            open_letter_condition(letter, visibility_key="", connection=database),
             statements_condition(letter, affirmed),
         ),
-        lambda i: insert_row(Signature, rows[i], only_if=conditions),
+        lambda i: insert_row(Signature, rows[i], only_if=conditions, connection=database),
         lambda i: JsonResponse(
             {"id": str(rows[i]["id"]), "receipt": "r" * 43, "status": "counted"}, status=201
         ),
@@ -318,6 +320,7 @@ REDEMPTION_PARTS = [
     "token layout, text hash, signature < n",
     "RSA-PSS verify (blindrsa.verify)",
     "receipt, id and two SHA-256",
+    "the database connection (transaction.get_connection)",
     "the INSERT's two conditions (SQL text)",
     "guarded INSERT (insert_row)",
     "201 response (JsonResponse)",
@@ -497,7 +500,7 @@ def main() -> None:
     if part_costs:
         print(f"\nThe redemption's steps, thousands of instructions per call ({args.parts} calls):")
         for name, cost in zip(REDEMPTION_PARTS, part_costs, strict=True):
-            print(f"  {name:44}{cost / 1000:8.1f}")
+            print(f"  {name:54}{cost / 1000:8.1f}")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def _insert_plan(model, connection) -> _InsertPlan:
     return plan
 
 
-def insert_row(model, values: dict, *, only_if: list[Condition] = ()) -> bool:
+def insert_row(model, values: dict, *, only_if: list[Condition] = (), connection=None) -> bool:
     """INSERT one row of `model`; with `only_if`, only when every condition
     holds as the statement runs. Returns whether the row was inserted.
 
@@ -103,8 +103,14 @@ def insert_row(model, values: dict, *, only_if: list[Condition] = ()) -> bool:
     get their default. No model instance is built and no signals are sent (nothing
     listens to Signature or Issuance saves): what is stored is what
     Model.save() would store, without its per-call work.
+
+    `connection` is the default database's (transaction.get_connection());
+    a caller that has it passes it, here and to the functions below: each
+    lookup goes through a thread- and task-local and costs more than 10,000
+    instructions (bench/signing_instructions.py).
     """
-    connection = transaction.get_connection()
+    if connection is None:
+        connection = transaction.get_connection()
     plan = _insert_plan(model, connection)
     params = []
     for f, prepare in zip(plan.fields, plan.prepare, strict=True):
@@ -166,12 +172,14 @@ def _preparing_cursor_class(prepare: bool = True):
     return PreparingCursor
 
 
-def single_statement_atomic():
+def single_statement_atomic(connection=None):
     """atomic() for a block of one statement: in autocommit mode the statement
     is its own transaction, so BEGIN and COMMIT would only add two round
     trips; inside a caller's transaction, a savepoint keeps it usable after an
     IntegrityError."""
-    if transaction.get_connection().in_atomic_block:
+    if connection is None:
+        connection = transaction.get_connection()
+    if connection.in_atomic_block:
         return transaction.atomic()
     return nullcontext()
 
@@ -179,34 +187,55 @@ def single_statement_atomic():
 # --- conditions --------------------------------------------------------------------
 
 
-def open_letter_condition(letter: Letter, *, visibility_key: str | None) -> Condition:
+def open_letter_condition(
+    letter: Letter, *, visibility_key: str | None, connection=None
+) -> Condition:
     """The letter is still open at this address (and, given a key, visible)."""
-    connection = transaction.get_connection()
+    if connection is None:
+        connection = transaction.get_connection()
+    params: list = [letter.pk, letter.slug]
+    if connection.vendor != "postgresql":
+        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
+    if visibility_key is not None:
+        params.append(visibility_key)
+    return Condition(_open_letter_sql(connection.vendor, visibility_key is not None), params)
+
+
+# The SQL texts of the conditions are built once per process and shape: a
+# signing request only gathers their parameters. Building them on every
+# request cost about 20,000 instructions, 1% of a whole baseline request
+# (bench/signing_instructions.py --parts).
+
+
+@cache
+def _open_letter_sql(vendor: str, with_visibility_key: bool) -> str:
     # The states are constants of our own: written into the SQL text, so the
     # prepared statement has fewer parameters to bind.
     sql = (
         f"EXISTS (SELECT 1 FROM {Letter._meta.db_table} l "  # noqa: S608
         f"WHERE l.id = %s AND l.slug = %s AND l.state = '{LetterState.OPEN}' "
     )
-    params: list = [letter.pk, letter.slug]
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         sql += "AND (l.deadline IS NULL OR l.deadline > statement_timestamp())"
     else:
         sql += "AND (l.deadline IS NULL OR l.deadline > %s)"
-        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
-    if visibility_key is not None:
+    if with_visibility_key:
         sql += f" AND (l.visibility = '{Visibility.PUBLIC}' OR l.unlisted_token = %s)"
-        params.append(visibility_key)
-    return Condition(sql + ")", params)
+    return sql + ")"
 
 
 def statements_condition(letter: Letter, affirmed: list[int]) -> Condition:
     """No active statement of the campaign is missing from `affirmed`."""
+    return Condition(_statements_sql(len(affirmed)), [letter.campaign_id, *affirmed])
+
+
+@cache
+def _statements_sql(affirmed_count: int) -> str:
     table = Attestation._meta.db_table
     sql = f"NOT EXISTS (SELECT 1 FROM {table} a WHERE a.campaign_id = %s AND a.active"  # noqa: S608
-    if affirmed:
-        sql += " AND a.id NOT IN ({})".format(", ".join(["%s"] * len(affirmed)))
-    return Condition(sql + ")", [letter.campaign_id, *affirmed])
+    if affirmed_count:
+        sql += " AND a.id NOT IN ({})".format(", ".join(["%s"] * affirmed_count))
+    return sql + ")"
 
 
 def invite_code_condition(letter: Letter, code_hmac: str) -> Condition:

@@ -589,15 +589,19 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_ke
     code_hmac = invite_code_hmac(invite_code_normalize(code))
     identity = identity_hmac(letter.pk, f"invite:{code_hmac}")
     issuance_id = uuid.uuid4()
+    connection = transaction.get_connection()  # once: see insert_row
     try:
-        with single_statement_atomic():
+        with single_statement_atomic(connection):
             inserted = insert_row(
                 Issuance,
                 {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
                 only_if=[
-                    open_letter_condition(letter, visibility_key=visibility_key),
+                    open_letter_condition(
+                        letter, visibility_key=visibility_key, connection=connection
+                    ),
                     invite_code_condition(letter, code_hmac),
                 ],
+                connection=connection,
             )
     except IntegrityError:
         raise _already_issued() from None
@@ -745,13 +749,14 @@ def signature_create(
         "comment": comment,
         "attestations": affirmed,
     }
+    connection = transaction.get_connection()  # once: see insert_row
     conditions = [
-        open_letter_condition(letter, visibility_key=visibility_key),
+        open_letter_condition(letter, visibility_key=visibility_key, connection=connection),
         statements_condition(letter, affirmed),
     ]
     try:
-        with single_statement_atomic():
-            inserted = insert_row(Signature, created, only_if=conditions)
+        with single_statement_atomic(connection):
+            inserted = insert_row(Signature, created, only_if=conditions, connection=connection)
     except IntegrityError:
         raise AlreadySpent(_("This token has already been used to sign.")) from None
     if not inserted:
