@@ -184,14 +184,15 @@ def server_env(tmp: Path, secret_key: str) -> dict[str, str]:
     return env
 
 
-def reset_services() -> None:
+def reset_services(db_name: str = DB_NAME, redis_url: str = REDIS_URL) -> None:
+    """An empty database `db_name` and an empty Redis database."""
     import psycopg
     import redis
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    redis.Redis.from_url(redis_url).flushdb()
 
 
 @dataclass
@@ -261,6 +262,19 @@ def blinded_requests(fixture: Fixture, count: int) -> list[tuple[bytes, bytes, b
         blinded, inv = blindrsa.blind(fixture.public_key, prepared)
         out.append((prepared, blinded, inv, code))
     return out
+
+
+def redemption_body(fixture: Fixture, prepared: bytes, signature: bytes, number: int) -> str:
+    """What the signing page sends: the token, its signature, a pseudonym and
+    every statement affirmed."""
+    return json.dumps(
+        {
+            "token": b64url(prepared),
+            "signature": b64url(signature),
+            "pseudonym": f"Quiet Heron {number}",
+            "attestations": fixture.attestation_ids,
+        }
+    )
 
 
 def token_body(blinded: bytes, code: str) -> str:
@@ -584,16 +598,7 @@ class Bench:
                 raise SystemExit(f"pre-issuance failed: {status} {payload[:200]!r}")
             blind_sig = b64url_decode(json.loads(payload)["blind_sig"])
             signature = blindrsa.finalize(self.fixture.public_key, prepared, blind_sig, inv)
-            out.append(
-                json.dumps(
-                    {
-                        "token": b64url(prepared),
-                        "signature": b64url(signature),
-                        "pseudonym": f"Quiet Heron {len(out)}",
-                        "attestations": self.fixture.attestation_ids,
-                    }
-                )
-            )
+            out.append(redemption_body(self.fixture, prepared, signature, len(out)))
         return out
 
     def round(self, server: Server) -> dict[str, PhaseResult]:

@@ -101,13 +101,7 @@ def environment(data_dir: str) -> dict[str, str]:
 
 def prepare(work: Path, runs: list[int]) -> None:
     """Database, letter and one file of request bodies per endpoint and run."""
-    import psycopg
-    import redis
-
-    with psycopg.connect(rates.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    rates.reset_services(DB_NAME, REDIS_URL)
     python = str(rates.VENV_BIN / "python")
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, check=True)
     import django
@@ -135,16 +129,7 @@ def prepare(work: Path, runs: list[int]) -> None:
             signature = blindrsa.finalize(
                 fixture.public_key, prepared, blindrsa.blind_sign(issuer, blinded), inv
             )
-            redemption.append(
-                json.dumps(
-                    {
-                        "token": rates.b64url(prepared),
-                        "signature": rates.b64url(signature),
-                        "pseudonym": f"Quiet Heron {len(redemption)}",
-                        "attestations": fixture.attestation_ids,
-                    }
-                )
-            )
+            redemption.append(rates.redemption_body(fixture, prepared, signature, len(redemption)))
         bodies = {"baseline": baseline, "issuance": issuance, "redemption": redemption}
         for endpoint in ENDPOINTS:
             path = work / f"{endpoint}-{index}.json"

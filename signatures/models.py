@@ -32,9 +32,8 @@ COMMENT_MAX = 1000
 # signature, docs/benchmarks.md). What the key guaranteed still holds: both
 # rows are only inserted by a statement that checks, as it runs, that their
 # letter exists and is open (signatures.guarded_insert); letters are never
-# deleted (no code path deletes
-# one, and the admin is read-only); and on_delete=PROTECT still refuses, in
-# Django, to delete a letter that has them.
+# deleted (no code path deletes one, and the admin is read-only); and
+# on_delete=PROTECT still refuses, in Django, to delete a letter that has them.
 
 
 def letter_reference(related_name: str) -> models.ForeignKey:
