@@ -11,6 +11,9 @@ PORT ?= 8000
 # Debian packages: what the app needs to run, and what the tests need besides.
 DEBS_RUN := python3-venv gnupg libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 DEBS_TEST := chromium poppler-utils nodejs
+# What building gmpy2 from source needs (requirements.txt says why); the
+# recipe adds python3-dev when the interpreter has no Python.h.
+DEBS_BUILD := gcc libc6-dev libgmp-dev libmpfr-dev libmpc-dev
 
 .PHONY: run test venv debs-run debs-test lint serve
 
@@ -30,12 +33,20 @@ lint: venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3 -m venv failed: installing python3-venv"; \
 	  ./scripts/install-debs.sh python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	@./scripts/install-debs.sh $(DEBS_BUILD)
+	@$(BIN)/python -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("include"), "Python.h")))' \
+	  || ./scripts/install-debs.sh python3-dev
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# A venv made before requirements.txt asked for the source build keeps
+	@# the wheel, whose own GMP lies in gmpy2.libs: rebuild it.
+	@if ls -d $(VENV)/lib/python3*/site-packages/gmpy2.libs >/dev/null 2>&1; then \
+	  echo "Rebuilding gmpy2 against the system's GMP"; \
+	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps --no-binary gmpy2 "$$(grep '^gmpy2==' requirements.txt)"; fi
 	touch $@
 
 debs-run:

@@ -76,6 +76,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
+from gmp_build import gmp_build  # bench/gmp_build.py, beside this script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 DB_NAME = "organizing_bench_signing"
@@ -791,7 +793,7 @@ def main() -> None:
     print(
         f"Signing benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}; gunicorn sync workers, {args.connections} "
-        f"connections ({client}), {args.duration} s per phase"
+        f"connections ({client}), {args.duration} s per phase; {gmp_build()}"
     )
     all_rounds: dict[int, list[dict[str, PhaseResult]]] = {}
     try:
