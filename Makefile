@@ -33,7 +33,7 @@ lint: venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt Makefile
+$(VENV)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3 -m venv failed: installing python3-venv"; \
 	  ./scripts/install-debs.sh python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
