@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class OperatorAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, on a site that needs a second factor (organizing.admin_site)."""
+
+    default = False  # not the configuration of the `organizing` app
+    default_site = "organizing.admin_site.OperatorAdminSite"
 
 
 class OrganizingConfig(AppConfig):
@@ -6,7 +14,20 @@ class OrganizingConfig(AppConfig):
     verbose_name = "Organizing"
 
     def ready(self):
-        from organizing import channel_services, csrf, services  # noqa: F401 (csrf: checks)
+        from allauth.mfa import signals as mfa_signals
+
+        from organizing import channel_services, csrf, mfa, services  # noqa: F401 (csrf: checks)
+
+        # Setting up a second factor completes it for the session doing so.
+        mfa_signals.authenticator_added.connect(
+            mfa.on_authenticator_added, dispatch_uid="organizing.mfa.authenticator_added"
+        )
+
+        # An organizer who removes their last second factor loses their sockets.
+        mfa_signals.authenticator_removed.connect(
+            channel_services.on_authenticator_removed,
+            dispatch_uid="organizing.channels.authenticator_removed",
+        )
 
         # Removing a member rotates the keys of the channels they could read.
         if channel_services.on_membership_removed not in services.membership_removed_hooks:

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -26,6 +27,7 @@ from django.utils.encoding import force_bytes
 from django.utils.translation import gettext as _
 
 from organizing.models import (
+    PRIVILEGED_ROLES,
     Campaign,
     ChannelKeyEpoch,
     DiscussionChannel,
@@ -364,6 +366,13 @@ def _current_access(*, membership_id: int, channel_id: int, lock: bool = False) 
     ).first()
     if membership is None or not channel.allows_role(membership.role):
         raise PermissionDenied(_("You are no longer allowed in this channel."))
+    if (
+        membership.role in PRIVILEGED_ROLES
+        and not Authenticator.objects.filter(user_id=membership.user_id).exists()
+    ):
+        # The socket's session completed a second factor when it connected;
+        # the account has none any more (see on_authenticator_removed).
+        raise PermissionDenied(_("Your account no longer has a second factor."))
     return Access(channel=channel, membership=membership)
 
 
@@ -733,6 +742,17 @@ def on_membership_removed(*, membership: Membership, actor) -> None:
         if channel.allows_role(membership.role) or channel.pk in has_keys:
             _rotate(channel, exclude_membership=membership.pk)
     emit_member(membership.pk, "member.removed")
+
+
+def on_authenticator_removed(*, user, **kwargs) -> None:
+    """allauth's authenticator_removed receiver: an organizer or delegate left
+    without a second factor loses their open sockets at once (their next
+    connection is refused until they have one again)."""
+    if Authenticator.objects.filter(user_id=user.pk).exists():
+        return
+    privileged = Membership.objects.filter(user_id=user.pk, role__in=PRIVILEGED_ROLES)
+    for membership_id in privileged.values_list("pk", flat=True):
+        emit_member(membership_id, "member.removed", reason="mfa")
 
 
 def on_membership_role_changed(*, membership: Membership, old_role: str, actor) -> None:

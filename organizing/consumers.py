@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from organizing import channel_fanout as fanout
 from organizing import channel_presence as presence
 from organizing import channel_services as svc
+from organizing.mfa import mark_session_assurance
 from organizing.models import DiscussionChannel
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             channel_id = int(self.scope["url_route"]["kwargs"]["channel_id"])
-            access = await database_sync_to_async(svc.channel_access)(
-                user=self.scope.get("user"), channel_id=channel_id
-            )
+            access = await database_sync_to_async(self._access_sync)(channel_id)
         except (DiscussionChannel.DoesNotExist, ValueError, OverflowError):
             await self._refuse(CLOSE_NOT_FOUND, "not_found", _("There is no such channel."))
             return
@@ -108,6 +107,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(
             svc.membership_group(self.membership_id), self.channel_name
         )
+
+    def _access_sync(self, channel_id: int):
+        # Like organizing.middleware.AuthenticationMiddleware for HTTP: the
+        # user carries what this socket's session proved (organizing.mfa).
+        user = mark_session_assurance(self.scope.get("user"), self.scope.get("session") or {})
+        return svc.channel_access(user=user, channel_id=channel_id)
 
     async def _refuse(self, code: int, error: str, message: str):
         await self._error(error, message)
@@ -447,6 +452,9 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.ready = False
         if event.get("reason") == "role":
             await self._error("forbidden", _("Your role may no longer join this channel."))
+        elif event.get("reason") == "mfa":
+            message = _("Your account no longer has a second factor; set one up to come back.")
+            await self._error("forbidden", message)
         else:
             await self._error("removed", _("You are no longer a member of this campaign."))
         await self.close(code=CLOSE_FORBIDDEN)

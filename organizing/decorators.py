@@ -16,8 +16,9 @@ def campaign_role_required(*roles: str):
     """Pass `campaign` and `membership` to the view, or refuse.
 
     Anonymous visitors go to the login page; members without the role get a
-    403 page; organizers and delegates without a second factor get a 403 page
-    that links to the two-factor set-up.
+    403 page; organizers and delegates whose session did not complete a
+    second factor get a 403 page that links to the two-factor set-up, or to
+    confirming the factor they have.
     """
     allowed = frozenset(roles)
 
@@ -29,9 +30,12 @@ def campaign_role_required(*roles: str):
                 return redirect_to_login(request.get_full_path())
             try:
                 membership = require_role(user=request.user, campaign=campaign, roles=allowed)
-            except MFARequired:
+            except MFARequired as exc:
                 return render(
-                    request, "organizing/mfa_required.html", {"campaign": campaign}, status=403
+                    request,
+                    "organizing/mfa_required.html",
+                    {"campaign": campaign, "needs_setup": exc.needs_setup},
+                    status=403,
                 )
             except PermissionDenied:
                 return render(

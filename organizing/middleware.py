@@ -11,7 +11,11 @@ import hashlib
 import hmac
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
 from django.utils.encoding import force_bytes
+from django.utils.functional import SimpleLazyObject
+
+from organizing.mfa import mark_session_assurance
 
 # A reserved documentation address (RFC 5737), so code that insists on an
 # address gets a harmless one.
@@ -60,3 +64,15 @@ class SecurityHeadersMiddleware:
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, and the user it gives carries what this session proved
+    (organizing.mfa): an organizer's powers need a second factor completed in
+    this session, not only an account that has one."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(
+            lambda: mark_session_assurance(auth_middleware.get_user(request), request.session)
+        )

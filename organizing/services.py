@@ -2,7 +2,7 @@
 
 Views and consumers call these functions; nothing else writes these models.
 Every function that acts for an organizer or delegate checks the actor's role
-*and* that the actor has multi-factor authentication enabled.
+*and* that the session acting completed a second factor (organizing.mfa).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from allauth.mfa.utils import is_mfa_enabled
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from organizing.mfa import session_completed_mfa
 from organizing.models import (
     PRIVILEGED_ROLES,
     AuditEntry,
@@ -30,7 +32,15 @@ from organizing.models import (
 
 
 class MFARequired(PermissionDenied):
-    """The actor has the role but must enable multi-factor authentication first."""
+    """The actor has the role but this session has not completed a second factor.
+
+    `needs_setup` is true when the account has no second factor at all (set
+    one up), false when it has one that this session did not use (confirm it).
+    """
+
+    def __init__(self, message, *, needs_setup: bool):
+        super().__init__(message)
+        self.needs_setup = needs_setup
 
 
 # --- authorization -----------------------------------------------------------
@@ -42,25 +52,43 @@ def membership_for(*, user, campaign: Campaign) -> Membership | None:
     return Membership.objects.filter(campaign=campaign, user=user).first()
 
 
-def user_has_mfa(user) -> bool:
-    from allauth.mfa.utils import is_mfa_enabled
-
+def account_has_mfa(user) -> bool:
+    """The account has a second factor (whatever this session did)."""
     return bool(user and user.is_authenticated and is_mfa_enabled(user))
+
+
+def user_passed_mfa(user) -> bool:
+    """The account has a second factor and the session acting completed it
+    (organizing.mfa says how a request's user is marked)."""
+    return account_has_mfa(user) and session_completed_mfa(user)
+
+
+def require_mfa(user) -> None:
+    """Raise MFARequired unless `user` passed a second factor in this session."""
+    if user_passed_mfa(user):
+        return
+    if not account_has_mfa(user):
+        raise MFARequired(
+            _("Organizers and delegates must enable two-factor authentication first."),
+            needs_setup=True,
+        )
+    raise MFARequired(
+        _("Confirm your two-factor authentication in this session first."), needs_setup=False
+    )
 
 
 def require_role(*, user, campaign: Campaign, roles: set[str] | frozenset[str]) -> Membership:
     """Return the actor's membership if it has one of `roles`.
 
     Raises PermissionDenied otherwise, and MFARequired when the role is an
-    organizer or delegate role and the account has no second factor.
+    organizer or delegate role and this session has not completed a second
+    factor of the account.
     """
     membership = membership_for(user=user, campaign=campaign)
     if membership is None or membership.role not in roles:
         raise PermissionDenied(_("You do not have the role needed for this action."))
-    if membership.role in PRIVILEGED_ROLES and not user_has_mfa(user):
-        raise MFARequired(
-            _("Organizers and delegates must enable two-factor authentication first.")
-        )
+    if membership.role in PRIVILEGED_ROLES:
+        require_mfa(user)
     return membership
 
 
@@ -126,8 +154,7 @@ def campaign_create(
     display_name: str = "",
 ) -> Campaign:
     """Create a campaign; its creator becomes its first organizer."""
-    if not user_has_mfa(creator):
-        raise MFARequired(_("Enable two-factor authentication before creating a campaign."))
+    require_mfa(creator)
     campaign = Campaign(
         name=name,
         slug=slug,

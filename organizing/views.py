@@ -42,14 +42,23 @@ def dashboard(request):
     return render(
         request,
         "organizing/dashboard.html",
-        {"memberships": memberships, "has_mfa": services.user_has_mfa(request.user)},
+        {
+            "memberships": memberships,
+            "has_mfa": services.account_has_mfa(request.user),
+            "mfa_confirmed": services.user_passed_mfa(request.user),
+        },
     )
 
 
 @login_required
 def campaign_create(request):
-    if not services.user_has_mfa(request.user):
-        return render(request, "organizing/mfa_required.html", status=403)
+    if not services.user_passed_mfa(request.user):
+        return render(
+            request,
+            "organizing/mfa_required.html",
+            {"needs_setup": not services.account_has_mfa(request.user)},
+            status=403,
+        )
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -16,6 +16,7 @@ import pytest
 from organizing.mfa import totp_enable
 from organizing.models import Campaign, Role, User
 from tests.factories import CampaignFactory, MembershipFactory, UserFactory
+from tests.sessions import login_with_mfa, with_mfa_session
 
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -86,9 +87,12 @@ def _clear_cache():
 
 
 def make_user(*, mfa: bool = False, **kwargs) -> User:
+    """A user; with `mfa`, a TOTP authenticator, and the object marked as
+    acting in a session that completed it (what a request's user would be)."""
     user = UserFactory(**kwargs)
     if mfa:
         totp_enable(user, TEST_TOTP_SECRET)
+        with_mfa_session(user)
     return user
 
 
@@ -131,13 +135,14 @@ def roles(db) -> Roles:
 
 @pytest.fixture
 def client_for(client):
-    """client_for(user) -> a test client logged in as user (None: anonymous)."""
+    """client_for(user) -> a test client logged in as user (None: anonymous),
+    with the second factor when the account has one."""
     from django.test import Client
 
     def make(user):
         c = Client()
         if user is not None:
-            c.force_login(user)
+            login_with_mfa(c, user)
         return c
 
     return make

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from signatures.export.models import Export, ExportStatus
 from tests.export.factories import make_letter
+from tests.sessions import login_with_mfa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +20,7 @@ def test_progress_updates_without_reload(new_page, live_server, roles):
         letter=letter, state_key="0" * 64, status=ExportStatus.RUNNING, progress=12
     )
     client = Client()
-    client.force_login(roles.delegate)
+    login_with_mfa(client, roles.delegate)
     page = new_page()
     page.context.add_cookies(
         [

@@ -16,6 +16,7 @@ from letters.services import compute_text_hash
 from organizing.models import Role
 from tests.conftest import make_user
 from tests.factories import CampaignFactory, MembershipFactory
+from tests.sessions import login_with_mfa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _logged_in_page(new_page, live_server, user):
     """A page whose context carries a session for `user` (MFA already enabled)."""
     client = Client()
-    client.force_login(user)
+    login_with_mfa(client, user)
     page = new_page()
     page.context.add_cookies(
         [

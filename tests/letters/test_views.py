@@ -365,11 +365,12 @@ def test_public_page_links_to_signing_while_open(roles, make_letter, client):
 
 
 def test_admin_cannot_change_letters(roles, make_letter, client):
-    from organizing.models import User
+    from tests.conftest import make_user
+    from tests.sessions import login_with_mfa
 
     letter = make_letter("open")
-    admin_user = User.objects.create_superuser(email="root@personal.test", password="x" * 12)
-    client.force_login(admin_user)
+    admin_user = make_user(mfa=True, email="root@personal.test", is_staff=True, is_superuser=True)
+    login_with_mfa(client, admin_user)
     url = reverse("admin:letters_letter_change", args=[letter.pk])
     assert client.get(url).status_code == 200  # view only
     client.post(url, {"title": "Changed", "body": "Changed"})

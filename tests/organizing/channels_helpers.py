@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import AnonymousUser
 
 from organizing.routing import websocket_urlpatterns
+from tests.sessions import mfa_session_data
 
 ROUTER = URLRouter(websocket_urlpatterns)
 
@@ -35,10 +37,19 @@ def fake_ciphertext(n: int = 48) -> dict:
     return {"ciphertext": b64(n), "iv": b64(12)}
 
 
+async def session_of(user) -> dict:
+    """The session a browser of `user` has after allauth's login (with the
+    second factor when the account has one)."""
+    if user is None:
+        return {}
+    return await database_sync_to_async(mfa_session_data)(user)
+
+
 async def connect(user, channel_id, *, device=None):
     """Connect, say hello, return (communicator, welcome frame)."""
     comm = WebsocketCommunicator(ROUTER, f"/ws/channels/{channel_id}/")
     comm.scope["user"] = user if user is not None else AnonymousUser()
+    comm.scope["session"] = await session_of(user)
     connected, _ = await comm.connect()
     assert connected
     hello = {"type": "hello"}
@@ -54,6 +65,7 @@ async def refused(user, channel_id) -> tuple[dict, int]:
     """Connect as `user` and expect an error frame then a close: returns both."""
     comm = WebsocketCommunicator(ROUTER, f"/ws/channels/{channel_id}/")
     comm.scope["user"] = user if user is not None else AnonymousUser()
+    comm.scope["session"] = await session_of(user)
     connected, _ = await comm.connect()
     assert connected
     error = await comm.receive_json_from(timeout=3)

@@ -23,12 +23,14 @@ def main(spec: dict) -> dict:
     from organizing import channel_services as svc
     from organizing.mfa import totp_enable
     from organizing.models import Campaign, Membership, Role, User
+    from tests.sessions import mfa_session_data, with_mfa_session
 
     def session_for(user) -> str:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
         store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.update(mfa_session_data(user))  # the organizer's second factor
         store.create()
         return store.session_key
 
@@ -54,7 +56,7 @@ def main(spec: dict) -> dict:
             ]  # fmt: skip
         )
     channel = svc.channel_create(
-        actor=organizer, campaign=campaign, name=spec.get("channel", "general")
+        actor=with_mfa_session(organizer), campaign=campaign, name=spec.get("channel", "general")
     )
     result = {
         "channel_id": channel.pk,

@@ -167,7 +167,8 @@ def test_audit_entries_are_hidden_from_everyone_but_organizers(roles, client_for
 
 @pytest.fixture
 def operator_client(client_for):
-    return client_for(make_user(is_staff=True, is_superuser=True))
+    """An operator signed in with both factors (the admin refuses less)."""
+    return client_for(make_user(mfa=True, is_staff=True, is_superuser=True))
 
 
 def test_operators_read_the_audit_log_but_cannot_change_it(entry, operator_client):

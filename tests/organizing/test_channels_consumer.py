@@ -34,6 +34,7 @@ from tests.organizing.channels_helpers import (
     fake_ciphertext,
     receive_type,
     refused,
+    session_of,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,6 +301,7 @@ def test_presence_and_typing(roles, channel):
         alice, _ = await connect(roles.member, channel.pk)
         bob = WebsocketCommunicator(ROUTER, f"/ws/channels/{channel.pk}/")
         bob.scope["user"] = roles.delegate
+        bob.scope["session"] = await session_of(roles.delegate)
         await bob.connect()
         await bob.send_json_to({"type": "hello"})
         await receive_type(bob, "welcome")
@@ -416,6 +418,7 @@ def test_bad_frames_get_error_frames_not_crashes(roles, channel):
     async def scenario():
         comm = WebsocketCommunicator(ROUTER, f"/ws/channels/{channel.pk}/")
         comm.scope["user"] = roles.member
+        comm.scope["session"] = await session_of(roles.member)
         await comm.connect()
         await comm.send_json_to({"type": "send", "epoch": 1, **fake_ciphertext()})
         assert (await comm.receive_json_from())["code"] == "hello_first"

@@ -12,15 +12,16 @@ from django.urls import reverse
 
 from organizing import services
 from organizing.decorators import staff_of_campaign_required
+from organizing.mfa import totp_current_code, totp_enable
 from organizing.models import AuditEntry, Invitation, Membership, Role
 from organizing.services import MFARequired
-from tests.conftest import make_user
+from tests.conftest import TEST_TOTP_SECRET, make_user
 from tests.factories import MembershipFactory
 
 
 def without_mfa(user):
     Authenticator.objects.filter(user=user).delete()
-    assert not services.user_has_mfa(user)
+    assert not services.account_has_mfa(user)
     return user
 
 
@@ -151,14 +152,22 @@ def test_staff_decorator(roles, role, expected):
         assert b"Not allowed" in response.content
 
 
-def test_enabling_mfa_unlocks_the_pages(roles, bare_organizer, client_for):
+def test_enabling_mfa_elsewhere_does_not_unlock_this_session(roles, bare_organizer, client_for):
+    """A second factor added to the account (say, from another session) does
+    not make a password-only session an organizer's: it must confirm it."""
     client = client_for(bare_organizer)
     url = reverse("organizing:manage", args=["acme"])
     assert client.get(url).status_code == 403
-    from organizing.mfa import totp_enable
-    from tests.conftest import TEST_TOTP_SECRET
-
     totp_enable(bare_organizer, TEST_TOTP_SECRET)
+    response = client.get(url)
+    assert response.status_code == 403
+    assert b"Confirm with your second factor" in response.content
+    assert reverse("mfa_reauthenticate").encode() in response.content
+    response = client.post(
+        reverse("mfa_reauthenticate") + f"?next={url}",
+        {"code": totp_current_code(TEST_TOTP_SECRET)},
+    )
+    assert response.status_code == 302 and response["Location"] == url
     assert client.get(url).status_code == 200
 
 

@@ -155,6 +155,9 @@ def journey(roles) -> None:
     assert client.get(reverse("organizing:manage", args=["other"])).status_code == 403
 
 
+# Transactional: allauth announces a new authenticator on commit, and that is
+# what completes the second factor for the session that set it up.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_no_ip_address_is_stored_or_logged(roles, log_output, address):
     journey(roles)
@@ -269,6 +272,7 @@ def test_behind_a_proxy_the_configured_header_keys_the_client(rf, settings):
     assert seen[0][0] == client_key_for("127.0.0.1")  # not configured: not trusted
 
 
+@pytest.mark.django_db(transaction=True)
 def test_audit_entries_carry_no_address(roles):
     journey(roles)
     for entry in AuditEntry.objects.all():

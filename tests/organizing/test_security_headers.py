@@ -96,7 +96,7 @@ def logged_in(user) -> Client:
     client.post(
         reverse("account_login"), {"login": user.email, "password": "correct horse battery"}
     )
-    if services.user_has_mfa(user):
+    if services.account_has_mfa(user):
         client.post(reverse("mfa_authenticate"), {"code": totp_current_code(TEST_TOTP_SECRET)})
     client.post(reverse("account_reauthenticate"), {"password": "correct horse battery"})
     assert client.get(reverse("organizing:dashboard")).status_code == 200

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from organizing.mfa import recovery_codes, totp_current_code, totp_enable
+from organizing.mfa import (
+    acting_from_command_line,
+    recovery_codes,
+    totp_current_code,
+    totp_enable,
+)
 from organizing.models import Campaign, Membership, Role, User
 from organizing.services import audit_record, user_create_verified
 
@@ -58,7 +63,8 @@ class Command(BaseCommand):
                     campaign=campaign, user=user, defaults={"role": role,
                                                             "display_name": display_name}
                 )  # fmt: skip
-                accounts[role] = user
+                # seed_demo runs on the server's command line (organizing.mfa).
+                accounts[role] = acting_from_command_line(user)
             if created:
                 audit_record(
                     campaign=campaign,
