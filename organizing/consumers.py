@@ -42,11 +42,36 @@ MAX_BAD_FRAMES = 50
 # Token bucket for frames that write or query (per socket).
 RATE_PER_SECOND = 20.0
 RATE_BURST = 40.0
+# Keep-alive and typing frames draw from a separate, smaller bucket, so that a
+# busy conversation never starves them and a flood of them is refused too
+# (each ping writes presence to Redis). The page sends a ping every 25 s and a
+# typing frame at most every 2.5 s (static/js/channels.js): 0.44 a second.
+LIGHT_FRAMES = ("typing", "ping")
+LIGHT_RATE_PER_SECOND = 1.0
+LIGHT_BURST = 10.0
 TYPING_INTERVAL = 1.0
 # Above this many people online, joins and leaves are not announced one by one
 # (1,000 people reconnecting would mean a million frames); clients refresh the
 # list with `who` instead.
 PRESENCE_ANNOUNCE_MAX = 100
+
+
+class TokenBucket:
+    """`rate` tokens a second, holding at most `burst`; it starts full."""
+
+    def __init__(self, rate: float, burst: float, now: float):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class ChannelConsumer(AsyncWebsocketConsumer):
@@ -79,8 +104,9 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.device_id = None
         self.ready = False
         self.bad_frames = 0
-        self.tokens = RATE_BURST
-        self.tokens_at = time.monotonic()
+        now = time.monotonic()
+        self.frame_tokens = TokenBucket(RATE_PER_SECOND, RATE_BURST, now)
+        self.light_tokens = TokenBucket(LIGHT_RATE_PER_SECOND, LIGHT_BURST, now)
         self.typing_at = 0.0
         self.group = None
         await self.accept()
@@ -145,7 +171,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
     # --- incoming frames ------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.group is None:
+        # Frames still queued when the socket closes (a flood, say) are dropped.
+        if self.group is None or self.closing:
             return
         ref = None
         try:
@@ -166,7 +193,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
                 raise svc.ChannelError(_("Unknown frame type."), "unknown_type")
             if kind != "hello" and not self.ready:
                 raise svc.ChannelError(_("Send hello first."), "hello_first")
-            if kind not in ("typing", "ping") and not self._take_token():
+            bucket = self.light_tokens if kind in LIGHT_FRAMES else self.frame_tokens
+            if not bucket.take(time.monotonic()):
                 raise svc.ChannelError(_("Too many frames; slow down."), "rate_limited")
             await handler(self, frame, ref)
         except svc.ChannelError as exc:
@@ -179,15 +207,6 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("Channel frame failed")
             await self._error("server_error", _("Something went wrong; try again."), ref)
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(RATE_BURST, self.tokens + (now - self.tokens_at) * RATE_PER_SECOND)
-        self.tokens_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
     async def _bad(self, code, message, ref=None):
         await self._error(code, message, ref)

@@ -21,7 +21,10 @@ from organizing.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
+    LIGHT_BURST,
+    LIGHT_RATE_PER_SECOND,
     MAX_BAD_FRAMES,
+    TokenBucket,
 )
 from organizing.models import Membership, Message, Role
 from tests.factories import MembershipFactory
@@ -473,6 +476,51 @@ def test_too_many_bad_frames_close_the_socket(roles, channel):
         assert await closed_with(comm) == CLOSE_BAD_CLIENT
 
     run(scenario)
+
+
+@pytest.mark.parametrize("kind", ["ping", "typing"])
+def test_a_flood_of_pings_or_typing_is_refused_then_closed(roles, channel, kind):
+    """The audit sent 2,500 pings in 5 s, each answered and each writing
+    presence to Redis."""
+
+    async def scenario():
+        comm, _ = await connect(roles.member, channel.pk)
+        for _ in range(2500):
+            await comm.send_to(text_data=json.dumps({"type": kind}))
+        answered, refused, close_code = 0, 0, None
+        for _ in range(2600):
+            try:
+                output = await comm.receive_output(timeout=3)
+            except TimeoutError:  # every frame answered, and no close
+                break
+            if output["type"] == "websocket.close":
+                close_code = output.get("code")
+                break
+            frame = json.loads(output["text"])
+            if frame["type"] == "pong":
+                answered += 1
+            elif frame["type"] == "error":
+                assert frame["code"] == "rate_limited"
+                refused += 1
+        assert (close_code, refused) == (CLOSE_BAD_CLIENT, MAX_BAD_FRAMES), answered
+        # The burst, plus what trickled in while the flood was read.
+        assert answered <= (LIGHT_BURST + 5 if kind == "ping" else 0)
+        assert await comm.receive_nothing(timeout=0.5)  # the rest of the flood was dropped
+
+    run(scenario)
+
+
+def test_the_pages_keepalive_and_typing_are_never_refused():
+    """static/js/channels.js pings every 25 s and sends typing at most every
+    2.5 s: an hour of someone typing without a pause stays within the allowance."""
+    bucket = TokenBucket(LIGHT_RATE_PER_SECOND, LIGHT_BURST, now=0.0)
+    frames = sorted([t * 2.5 for t in range(1, 1440)] + [t * 25.0 for t in range(1, 144)])
+    assert all(bucket.take(now) for now in frames)
+    # Two tabs' worth of frames sent at the same instant, after a reconnect.
+    assert all(bucket.take(3600.0) for _ in range(4))
+    # A flood at one instant gets the burst and no more.
+    flood = TokenBucket(LIGHT_RATE_PER_SECOND, LIGHT_BURST, now=0.0)
+    assert sum(flood.take(1.0) for _ in range(2500)) == LIGHT_BURST
 
 
 def test_archived_channel_is_read_only(roles, channel):
