@@ -83,6 +83,12 @@ def check_passphrase(passphrase: str | None) -> None:
         raise KeyRejected(_("This passphrase is too long."))
 
 
+def _batch_value(text: str) -> str:
+    """A value for one line of gpg's batch key-generation parameters: a line
+    break or other control character would start a parameter of its own."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def normalize_fingerprint(value: str) -> str:
     return "".join(value.split()).upper()
 
@@ -169,19 +175,26 @@ class Keyring:
     # --- keys ---------------------------------------------------------------
 
     def generate(self, *, name: str, email: str = "", expire: str = "0") -> str:
-        """An ed25519 signing key without passphrase; returns its fingerprint."""
-        params = {
-            "key_type": "EDDSA",
-            "key_curve": "ed25519",
-            "key_usage": "sign",
-            "name_real": name[:100] or "Campaign",
-            "name_comment": "petition signing key",
-            "expire_date": expire,
-            "no_protection": True,
-        }
+        """An ed25519 signing key without passphrase; returns its fingerprint.
+
+        The user id is "<name> (petition signing key)", with `<email>` only
+        if one is given. The parameters are written here rather than by
+        python-gnupg's gen_key_input, which adds `$LOGNAME@<hostname>` when no
+        email is given: the published key would name the server's account
+        and host.
+        """
+        lines = [
+            "Key-Type: EDDSA",
+            "Key-Curve: ed25519",
+            "Key-Usage: sign",
+            f"Name-Real: {_batch_value(name)[:100] or 'Campaign'}",
+            "Name-Comment: petition signing key",
+            f"Expire-Date: {_batch_value(expire)}",
+        ]
         if email:
-            params["name_email"] = email
-        result = self.gpg.gen_key(self.gpg.gen_key_input(**params))
+            lines.append(f"Name-Email: {_batch_value(email)}")
+        lines += ["%no-protection", "%commit"]
+        result = self.gpg.gen_key("\n".join(lines) + "\n")
         fingerprint = normalize_fingerprint(str(result.fingerprint or ""))
         if len(fingerprint) != 40 or result.status not in ("ok", "key created"):
             raise OpenPGPError(f"gpg could not create a key: {result.status or result.stderr}")

@@ -47,6 +47,14 @@ def test_sign_and_verify_with_real_gpg(keyring, gpg_verify):
     assert "BADSIG" in output
 
 
+def test_a_name_cannot_add_key_parameters(keyring):
+    """The name goes into gpg's parameter file: a line break in it must not
+    start a parameter of its own (here, an email address)."""
+    fingerprint = keyring.generate(name="Acme\nName-Email: boss@employer.test\r\n%commit")
+    (key,) = keyring.gpg.list_keys(keys=[fingerprint])
+    assert key["uids"] == ["Acme Name-Email: boss@employer.test %commit (petition signing key)"]
+
+
 def test_verification_is_pinned_to_the_expected_fingerprint(keyring):
     first = keyring.generate(name="Campaign one")
     second = keyring.generate(name="Campaign two")

@@ -3,7 +3,11 @@ invite-code sheet; key management pages."""
 
 from __future__ import annotations
 
+import getpass
 import re
+import socket
+import subprocess
+import tempfile
 
 import pytest
 from django.urls import reverse
@@ -88,6 +92,33 @@ def test_generating_the_campaign_key(role, roles, client_for):
     _expect(role, response, 302, organizer_only=True)
     exists = CampaignKey.objects.filter(campaign=roles.campaign, active=True).exists()
     assert exists == (role == "organizer")
+
+
+def user_ids(armored: str) -> list[str]:
+    """The user ids of an OpenPGP key, as `gpg --list-packets` shows them."""
+    with tempfile.TemporaryDirectory(prefix="uid-") as home:
+        listed = subprocess.run(
+            ["gpg", "--homedir", home, "--batch", "--list-packets"],
+            input=armored.encode(),
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    return re.findall(r'^:user ID packet: "(.*)"$', listed, re.M)
+
+
+def test_the_published_key_names_no_server_account_or_host(roles, client_for, monkeypatch):
+    """python-gnupg's default user id is $LOGNAME@hostname, which told anyone
+    who fetched the key which account and machine the campaign runs on."""
+    monkeypatch.setenv("LOGNAME", getpass.getuser())  # as systemd sets it for a service
+    organizer = client_for(roles.organizer)
+    organizer.post(reverse("export:keys", args=[roles.campaign.slug]), {"action": "generate"})
+    response = client_for(None).get(reverse("export:public_key", args=[roles.campaign.slug]))
+    assert response.status_code == 200
+    uids = user_ids(response.content.decode())
+    assert uids == ["Acme workers (acme) petitions (petition signing key)"]
+    for uid in uids:
+        assert "@" not in uid
+        assert getpass.getuser() not in uid and socket.gethostname() not in uid
 
 
 @pytest.mark.parametrize("role", ROLES)
