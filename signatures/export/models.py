@@ -127,6 +127,8 @@ class Export(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The running render's heartbeat: when it last reported progress.
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Results (set once, when the export is done).
     count = models.PositiveIntegerField(null=True, blank=True)

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from letters.models import Letter, LetterState
 from organizing.models import Campaign, Membership, Role
@@ -57,6 +58,9 @@ FILES = {
     "petition.pdf.gpg": ("application/pgp-encrypted", False),
 }
 INVITE_SHEET_MAX = 200
+# A render reports progress every few seconds (20,000 signatures: never more
+# than 1.3 s apart here); a running export silent this long lost its worker.
+EXPORT_STALLED_AFTER = dt.timedelta(minutes=2)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
@@ -352,9 +356,10 @@ def export_render(export_id) -> str:
         )
         if export is None or export.is_finished or export.delivered_at is not None:
             return "noop"
+        now = timezone.now()
         Export.objects.filter(pk=export.pk).update(
             status=ExportStatus.RUNNING, run_id=run_id, attempts=export.attempts + 1,
-            progress=1, started_at=timezone.now(), error="",
+            progress=1, started_at=now, progress_at=now, error="",
         )  # fmt: skip
     letter = export.letter
     campaign = letter.campaign
@@ -369,7 +374,7 @@ def export_render(export_id) -> str:
         last["value"] = value
         owned = Export.objects.filter(
             pk=export.pk, run_id=run_id, status=ExportStatus.RUNNING
-        ).update(progress=value)
+        ).update(progress=value, progress_at=timezone.now())
         if not owned:
             raise render.RenderCancelled()
 
@@ -462,6 +467,50 @@ def export_render(export_id) -> str:
             status=ExportStatus.FAILED, error=message[:300], finished_at=timezone.now()
         )
         return "failed"
+
+
+def redelivery_seconds() -> int:
+    """How long after a worker took a task the broker hands it to another
+    worker if the first one died: the visibility timeout, plus the period of
+    kombu's sweep for such tasks (every 10th poll of 10 s by default)."""
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    sweep = options.get("unacked_restore_interval", 10) * options.get(
+        "unacked_restore_throttle", 10
+    )
+    return int(options.get("visibility_timeout", 3600) + sweep)
+
+
+def export_stall_notice(export: Export, *, now: dt.datetime | None = None) -> str:
+    """What happens next to a running export whose render stopped reporting
+    progress (its worker died), for the export page; "" for any other export."""
+    if export.status != ExportStatus.RUNNING or export.progress_at is None:
+        return ""
+    now = now or timezone.now()
+    if now - export.progress_at < EXPORT_STALLED_AFTER:
+        return ""
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # rendered in a web process: no broker to retry it
+        return _(
+            "The render stopped (the server restarted?) and will not resume by itself: "
+            "cancel this export and start it again."
+        )
+    started = export.started_at or export.progress_at
+    resumes_at = started + dt.timedelta(seconds=redelivery_seconds())
+    minutes_left = int((resumes_at - now).total_seconds() + 59) // 60
+    if minutes_left <= 0:
+        return _(
+            "The worker stopped and this export has not resumed in time: check that a "
+            "Celery worker is running, or cancel this export and start it again."
+        )
+    timeout = round(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) / 60)
+    return ngettext(
+        "The worker stopped; this export will resume automatically within about "
+        "%(minutes)d minute (the broker hands it to a worker again once its visibility "
+        "timeout of %(timeout)d minutes has passed).",
+        "The worker stopped; this export will resume automatically within about "
+        "%(minutes)d minutes (the broker hands it to a worker again once its visibility "
+        "timeout of %(timeout)d minutes has passed).",
+        minutes_left,
+    ) % {"minutes": minutes_left, "timeout": timeout}
 
 
 def export_file(export: Export, name: str) -> Path:

@@ -166,6 +166,7 @@ def _detail_context(request, campaign, membership, export, **extra):
         "export": export,
         "letter": export.letter,
         "files": files,
+        "stall_notice": services.export_stall_notice(export),
         "delivery": delivery,
         "can_deliver": export.status == ExportStatus.DONE
         and export.letter.state == LetterState.CLOSED
@@ -196,6 +197,7 @@ def export_status(request, export_id, *, campaign, membership):
             "progress": export.progress,
             "finished": export.is_finished,
             "error": export.error,
+            "stall_notice": services.export_stall_notice(export),
         },
         headers={"Cache-Control": "no-store"},
     )

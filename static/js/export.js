@@ -8,6 +8,7 @@
   var bar = document.getElementById("export-progress");
   var percent = document.getElementById("export-percent");
   var status = document.getElementById("export-status");
+  var stall = document.getElementById("export-stall");
   var delay = 1000;
 
   function poll() {
@@ -21,6 +22,8 @@
         bar.textContent = data.progress + " %";
         percent.textContent = data.progress + " %";
         status.textContent = data.status_display;
+        stall.textContent = data.stall_notice;
+        stall.hidden = !data.stall_notice;
         if (data.finished) {
           window.location.reload();
           return;

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from signatures.export.models import Export, ExportStatus
@@ -39,6 +42,17 @@ def test_progress_updates_without_reload(new_page, live_server, roles):
     Export.objects.filter(pk=export.pk).update(progress=57)
     expect(page.locator("#export-percent")).to_have_text("57 %")
     assert page.evaluate("bar => bar.value", bar.element_handle()) == 57
+    assert page.evaluate("window.__notReloaded") is True
+
+    # The render falls silent (its worker died): the page says what happens next.
+    stall = page.locator("#export-stall")
+    expect(stall).to_be_hidden()
+    silent_since = timezone.now() - dt.timedelta(minutes=3)
+    Export.objects.filter(pk=export.pk).update(progress_at=silent_since, started_at=silent_since)
+    expect(stall).to_be_visible()
+    expect(stall).to_contain_text("stopped")
+    Export.objects.filter(pk=export.pk).update(progress_at=timezone.now())  # resumed
+    expect(stall).to_be_hidden()
     assert page.evaluate("window.__notReloaded") is True
 
     # When it finishes the page reloads once to show the result.

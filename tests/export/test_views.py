@@ -3,6 +3,7 @@ invite-code sheet; key management pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import re
 import socket
@@ -11,11 +12,12 @@ import tempfile
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from letters.models import LetterState
 from organizing.models import AuditEntry
 from signatures.export import services
-from signatures.export.models import CampaignKey
+from signatures.export.models import CampaignKey, Export, ExportStatus
 from signatures.models import InviteCode
 from tests.export.conftest import pdftotext
 from tests.export.factories import make_letter
@@ -133,6 +135,52 @@ def test_starting_an_export(role, roles, campaign_key, letter, client_for):
         export = letter.exports.get()
         assert response["Location"] == reverse("export:detail",
                                                args=[roles.campaign.slug, export.pk])  # fmt: skip
+
+
+def test_an_export_whose_worker_died_says_when_it_resumes(roles, client_for, settings):
+    """After a whole-worker crash the page showed "Rendering 22 %" for the
+    broker's visibility timeout (22 minutes) with no hint."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1320}
+    export = Export.objects.create(
+        letter=make_letter(roles.campaign),
+        state_key="0" * 64,
+        status=ExportStatus.RUNNING,
+        progress=22,
+    )
+    client = client_for(roles.delegate)
+    slug = roles.campaign.slug
+
+    def notice(*, silent_for: int, started_ago: int) -> str:
+        now = timezone.now()
+        Export.objects.filter(pk=export.pk).update(
+            progress_at=now - dt.timedelta(seconds=silent_for),
+            started_at=now - dt.timedelta(seconds=started_ago),
+        )
+        page = client.get(reverse("export:detail", args=[slug, export.pk])).content.decode()
+        status = client.get(reverse("export:status", args=[slug, export.pk])).json()
+        if status["stall_notice"]:
+            assert status["stall_notice"] in page
+        else:
+            assert "The worker stopped" not in page and "The render stopped" not in page
+        return status["stall_notice"]
+
+    assert notice(silent_for=20, started_ago=60) == ""  # still rendering
+    # Silent for 3 minutes: Redis hands the task out again 1,320 s (plus
+    # kombu's sweep, 100 s) after the worker took it.
+    stalled = notice(silent_for=180, started_ago=180)
+    assert "resume automatically within about 21 minutes" in stalled
+    assert "visibility timeout of 22 minutes" in stalled
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    stalled = notice(silent_for=180, started_ago=180)
+    assert "within about 59 minutes" in stalled and "timeout of 60 minutes" in stalled
+    # Past that time it should have resumed: someone has to look.
+    assert "check that a Celery worker is running" in notice(silent_for=4000, started_ago=4000)
+    # Rendered inside a web process (no broker), nothing retries it.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert "will not resume by itself" in notice(silent_for=180, started_ago=180)
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED)
+    assert notice(silent_for=180, started_ago=180) == ""
 
 
 def test_export_form_errors_are_400(roles, letter, client_for):

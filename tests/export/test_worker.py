@@ -8,6 +8,7 @@ rows) and Redis, with the test process's DATA_DIR (keyring, export files).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
 
 from organizing.models import AuditEntry
 from signatures.export import services
@@ -94,7 +97,9 @@ def wait_for(predicate, timeout, interval=0.05):
     return None
 
 
-def test_worker_killed_mid_render_then_export_completes_once(roles, not_eager, worker_env):
+def test_worker_killed_mid_render_then_export_completes_once(
+    roles, not_eager, worker_env, client_for
+):
     import redis
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()  # our own Redis db: no stale tasks
@@ -120,6 +125,19 @@ def test_worker_killed_mid_render_then_export_completes_once(roles, not_eager, w
         assert export.status == ExportStatus.RUNNING and export.progress < 100
         assert export.attempts == 1
         assert not export.directory.exists()
+        # The render's heartbeat was moving until the kill; once it has been
+        # silent for a while (simulated), the page says what happens next.
+        assert timezone.now() - export.progress_at < dt.timedelta(seconds=30)
+        status_url = reverse("export:status", args=[roles.campaign.slug, export.pk])
+        delegate = client_for(roles.delegate)
+        assert delegate.get(status_url).json()["stall_notice"] == ""
+        Export.objects.filter(pk=export.pk).update(
+            progress_at=export.progress_at - services.EXPORT_STALLED_AFTER
+        )
+        minutes = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] // 60
+        notice = delegate.get(status_url).json()["stall_notice"]
+        assert "will resume automatically" in notice, notice
+        assert f"visibility timeout of {minutes} minutes" in notice
 
         second = start_worker(worker_env, "second")
 
@@ -132,6 +150,7 @@ def test_worker_killed_mid_render_then_export_completes_once(roles, not_eager, w
         )
         assert export.status == ExportStatus.DONE, export.error
         assert export.attempts == 2  # restarted cleanly by the redelivered task
+        assert delegate.get(status_url).json()["stall_notice"] == ""
         assert export.count == 2500
         assert (
             AuditEntry.objects.filter(action="export.done", object_id=str(export.pk)).count() == 1
