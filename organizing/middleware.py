@@ -1,4 +1,5 @@
-"""Middleware that keeps client IP addresses out of everything we run.
+"""Middleware that keeps client IP addresses out of everything we run, and
+the security and caching headers of every response.
 
 The address is replaced, before any other code sees the request, by a keyed
 hash (`request.client_key`). Rate limits key on that hash; nothing can log or
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth import middleware as auth_middleware
 from django.utils.encoding import force_bytes
 from django.utils.functional import SimpleLazyObject
@@ -20,6 +22,8 @@ from organizing.mfa import mark_session_assurance
 # A reserved documentation address (RFC 5737), so code that insists on an
 # address gets a harmless one.
 PLACEHOLDER_ADDRESS = "192.0.2.1"
+# The JSON API (signatures/urls.py): its answers are never stored.
+API_PATH_PREFIX = "/api/"
 
 
 def client_key_for(address: str) -> str:
@@ -52,8 +56,29 @@ class ForgetClientAddressMiddleware:
         return self.get_response(request)
 
 
+def made_for_a_signed_in_user(request) -> bool:
+    """Whether the response was built from a signed-in user's session.
+
+    A view that reads the user or the session marks the session accessed
+    (SessionMiddleware then adds `Vary: Cookie`); one that does not cannot
+    have put anything of the user's into its response. Asking only then
+    costs no extra session load.
+    """
+    session = getattr(request, "session", None)
+    return session is not None and session.accessed and SESSION_KEY in session
+
+
 class SecurityHeadersMiddleware:
-    """Headers Django's SecurityMiddleware does not set."""
+    """Headers Django's SecurityMiddleware does not set, and who may store a
+    response: every answer of the JSON API (errors too, whoever made them) is
+    `no-store`, and every response made for a signed-in person is `private,
+    no-store`, so neither a shared cache nor the browser's disk keeps a copy
+    of an organizer's pages. A view that set its own Cache-Control (public
+    pages, static files, downloads) keeps it.
+
+    It must stay above SessionMiddleware, so that it sees the session as the
+    view left it.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -63,6 +88,11 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
+        if not response.has_header("Cache-Control"):
+            if request.path_info.startswith(API_PATH_PREFIX):
+                response["Cache-Control"] = "no-store"
+            elif made_for_a_signed_in_user(request):
+                response["Cache-Control"] = "private, no-store"
         return response
 
 

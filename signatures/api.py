@@ -53,11 +53,9 @@ def api_view(*methods: str):
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                response = view(request, *args, **kwargs)
+                return view(request, *args, **kwargs)
             except SigningError as exc:
-                response = error(exc.status, exc.code, exc.message)
-            response["Cache-Control"] = "no-store"
-            return response
+                return error(exc.status, exc.code, exc.message)
 
         return wrapper
 

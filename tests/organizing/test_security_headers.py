@@ -14,8 +14,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from organizing import services
+from letters.models import LetterState
+from organizing import channel_services, services
 from tests.conftest import TEST_TOTP_SECRET
+from tests.export.factories import make_letter
 
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.I)
 STYLE_ATTR = re.compile(r"<[a-zA-Z][^>]*\sstyle\s*=", re.I)
@@ -138,6 +140,8 @@ def test_every_page_has_the_headers_and_no_inline_code(roles, role):
     for url, response in crawl(client, pages):
         assert response.status_code < 500, (url, response.status_code)
         assert_security_headers(response, url)
+        if role != "anonymous":
+            assert "no-store" in response.get("Cache-Control", ""), url
         if "text/html" in response.get("Content-Type", ""):
             html_pages += 1
             problems = inline_code(response.content.decode())
@@ -170,6 +174,83 @@ def test_error_pages_carry_the_headers(roles, client_for):
         response = client.get(url)
         assert response.status_code == status
         assert_security_headers(response, url)
+
+
+def test_every_api_answer_is_no_store(roles, client):
+    """A 405 answered before the view ran carried no Cache-Control; neither
+    did Django's own pages under /api/."""
+    letter = make_letter(roles.campaign, state=LetterState.OPEN)
+    tokens = reverse("signatures:api_tokens", args=[letter.slug])
+    answers = {
+        "200": client.get(reverse("signatures:api_letters")),
+        "405": client.get(tokens),
+        "400": client.post(tokens, "{not json", content_type="application/json"),
+        "404 letter": client.get(reverse("signatures:api_letter", args=["no-such-letter"])),
+        "404 url": client.get("/api/v1/no-such-endpoint"),
+    }
+    assert [r.status_code for r in answers.values()] == [200, 405, 400, 404, 404]
+    for name, response in answers.items():
+        assert response.get("Cache-Control") == "no-store", name
+
+
+def signed_in_pages(roles) -> list[str]:
+    letter = make_letter(roles.campaign, state=LetterState.DRAFT)
+    channel = channel_services.channel_create(
+        actor=roles.organizer, campaign=roles.campaign, name="general"
+    )
+    slug = roles.campaign.slug
+    return [
+        reverse("organizing:dashboard"),
+        reverse("organizing:manage", args=[slug]),
+        reverse("organizing:settings", args=[slug]),
+        reverse("organizing:audit", args=[slug]),
+        reverse("letters:manage_list", args=[slug]),
+        reverse("letters:manage_edit", args=[slug, letter.pk]),
+        reverse("export:list", args=[slug]),
+        reverse("export:keys", args=[slug]),
+        reverse("organizing:channel_list", args=[slug]),
+        reverse("organizing:channel_room", args=[slug, channel.pk]),
+        reverse("organizing:channel_settings", args=[slug, channel.pk]),
+        reverse("account_email"),
+        reverse("mfa_index"),
+        reverse("organizing:manage", args=[roles.other_campaign.slug]),  # 403
+        "/no-such-page/",  # 404
+        # Public pages, made for this person: their name is in the header.
+        "/",
+        reverse("organizing:campaign", args=[slug]),
+    ]
+
+
+def test_pages_made_for_a_signed_in_person_are_never_stored(roles, client_for):
+    """Organizer pages carried no Cache-Control: a shared cache or the
+    browser's disk could keep member lists, invite codes and letter drafts."""
+    pages = signed_in_pages(roles)
+    client = client_for(roles.organizer)
+    statuses = set()
+    for url in pages:
+        response = client.get(url)
+        statuses.add(response.status_code)
+        directives = {d.strip() for d in response.get("Cache-Control", "").split(",")}
+        assert {"private", "no-store"} <= directives, (url, response.get("Cache-Control"))
+    assert {200, 403, 404} <= statuses
+
+
+def test_public_pages_and_static_files_keep_their_caching(roles, client_for):
+    letter = make_letter(roles.campaign, state=LetterState.OPEN)
+    anonymous = client_for(None)
+    public_pages = [
+        "/",
+        reverse("organizing:campaign", args=["acme"]),
+        reverse("letters:public", args=[letter.slug]),
+    ]
+    for url in public_pages:
+        response = anonymous.get(url)
+        assert response.status_code == 200
+        assert "Cache-Control" not in response, url
+    for client in (anonymous, client_for(roles.organizer)):
+        response = client.get("/static/css/app.css")
+        response.close()
+        assert "public" in response["Cache-Control"] and "max-age" in response["Cache-Control"]
 
 
 def test_base_layout_sends_no_referrer(client, db):
