@@ -291,6 +291,8 @@ TABLES = {
             "pdf_sha256",
             "pdf_signature",
             "progress",
+            # Added by the export heartbeat (issue 13), not a rename.
+            "progress_at",
             "run_id",
             "started_at",
             "state_key",

@@ -54,7 +54,8 @@ SIGNATURE_ROW = ["comment", "department", "location", "pseudonym", "public_name"
 RECEIPT_STATUS = ["can_withdraw", "exports", "letter", "pseudonym", "status"]
 RECEIPT_LETTER = ["slug", "state", "title"]
 RECEIPT_EXPORT = ["created", "id", "url"]
-EXPORT_STATUS = ["error", "finished", "progress", "status", "status_display"]
+# stall_notice: added with the export heartbeat (issue 13).
+EXPORT_STATUS = ["error", "finished", "progress", "stall_notice", "status", "status_display"]
 ERROR = ["error", "message"]
 # reason: (status, error code)
 REFUSALS = {
