@@ -447,6 +447,10 @@ LOGGING = {
         # uvicorn logs every websocket handshake as "client-ip:port - WebSocket
         # /ws/... [accepted]" on uvicorn.error, even with --no-access-log.
         "uvicorn.error": {"level": "WARNING"},
+        # uvicorn.error's records reach the handler uvicorn puts on "uvicorn",
+        # which has no filter: use ours instead (this configuration is applied
+        # when uvicorn loads the application, before it serves anyone).
+        "uvicorn": {"handlers": ["console"], "propagate": False},
     },
 }
 

@@ -199,11 +199,33 @@ def test_the_root_handler_scrubs_addresses_that_libraries_log(log_output):
     assert any("[address]" in line and ADDRESS not in line for line in handler_lines)
 
 
+def test_the_filter_scrubs_tracebacks_too():
+    """A traceback repeats its exception's message, e.g. Django's
+    DisallowedHost with the Host header the client sent."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ScrubIPAddressesFilter())
+    logger = logging.getLogger("tests.traceback")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"Invalid HTTP_HOST header: '{ADDRESS}' from [{IPV6}]:443")
+        except ValueError:
+            logger.exception("refused %s", ADDRESS)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "ValueError: Invalid HTTP_HOST header: '[address]' from [address]" in written
+    assert not any(address in written for address in ADDRESSES), written
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("from 203.0.113.77:5000", "from [address]:5000"),
+        # The port goes with the address: uvicorn writes clients as address:port.
+        ("from 203.0.113.77:5000", "from [address]"),
         ("v6 2001:db8::1 and ::1", "v6 [address] and [address]"),
+        ("from [2001:db8::1]:443 and [::1]", "from [address] and [address]"),
         ("full 2001:0db8:0000:0000:0000:ff00:0042:8329 x", "full [address] x"),
         ("at 12:30:05 on 2024-01-02", "at 12:30:05 on 2024-01-02"),
         ("version 1.2.3 is fine", "version 1.2.3 is fine"),
