@@ -183,11 +183,14 @@ def _database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         # Persistent connections: measured 1,373 req/s with vs 218 req/s without
-        # under gunicorn sync workers (NOTES.md). ASGI code paths close their
-        # connections per request anyway.
+        # under gunicorn sync workers (NOTES.md), one per worker. The ASGI
+        # server holds one per process too (ASGI_SERVES_HTTP below).
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
+            # Names the process in pg_stat_activity, to check the connection
+            # budget of each (docs/operations.md).
+            "application_name": env_str("DATABASE_APPLICATION_NAME", "organizing"),
             # Only the signing INSERTs ask for prepared statements
             # (signatures/guarded_insert.py); Django's own queries bind on the
             # client and are never prepared. Behind a connection pooler in
@@ -208,6 +211,15 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+
+# The ASGI server answers plain HTTP in the embedded configuration only. Under
+# ASGI every request runs Django in a thread of its own, with a database
+# connection of its own: on PostgreSQL a burst of requests held 96 of them and
+# the server refused everyone else. In production gunicorn serves HTTP, and the
+# websocket server refuses it without touching Django (organizing/asgi.py); the
+# consumers' database calls all run on one thread (channels'
+# database_sync_to_async), so each process holds at most one connection.
+ASGI_SERVES_HTTP = not DATABASE_URL
 
 # --- Redis: cache, channel layer, Celery -------------------------------------
 

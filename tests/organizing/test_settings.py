@@ -36,6 +36,8 @@ print(json.dumps({
     "conn_max_age": db.get("CONN_MAX_AGE", 0),
     "prepare_threshold": db.get("OPTIONS", {}).get("prepare_threshold", "unset"),
     "conn_health_checks": db.get("CONN_HEALTH_CHECKS", False),
+    "application_name": db.get("OPTIONS", {}).get("application_name"),
+    "asgi_serves_http": s.ASGI_SERVES_HTTP,
     "cache": s.CACHES["default"]["BACKEND"],
     "cache_location": s.CACHES["default"].get("LOCATION"),
     "channel_layer": s.CHANNEL_LAYERS["default"]["BACKEND"],
@@ -180,6 +182,7 @@ def test_embedded_defaults(tmp_path):
     assert s["channel_layer"] == "channels.layers.InMemoryChannelLayer"
     assert s["eager"] is True
     assert s["broker"] == "memory://"
+    assert s["asgi_serves_http"] is True  # `make run`: one uvicorn for everything
     assert s["email_backend"] == "django.core.mail.backends.console.EmailBackend"
     assert s["debug"] is False
     assert s["hsts"] == 0
@@ -202,6 +205,9 @@ def test_production_configuration_from_urls(tmp_path):
     # Persistent connections under WSGI, checked before reuse.
     assert s["conn_max_age"] == 60
     assert s["conn_health_checks"] is True
+    # gunicorn serves HTTP; the websocket server refuses it (no connection per request).
+    assert s["asgi_serves_http"] is False
+    assert s["application_name"] == "organizing"
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert s["cache_location"] == "redis://cache.internal:6379/3"
     assert s["channel_layer"].startswith("channels_redis.")
@@ -233,6 +239,15 @@ def test_conn_max_age_is_configurable(tmp_path):
         tmp_path, DATABASE_URL="postgres://app@db/organizing", DATABASE_CONN_MAX_AGE="0"
     )
     assert s["conn_max_age"] == 0
+
+
+def test_each_process_can_name_its_connections(tmp_path):
+    s = load_settings(
+        tmp_path,
+        DATABASE_URL="postgres://app@db/organizing",
+        DATABASE_APPLICATION_NAME="organizing-ws",
+    )
+    assert s["application_name"] == "organizing-ws"
 
 
 def test_celery_options_for_reliable_workers(tmp_path):
