@@ -24,6 +24,7 @@ from organizing import channel_presence as presence
 from organizing import channel_services as svc
 from organizing.mfa import mark_session_assurance
 from organizing.models import DiscussionChannel
+from organizing.unavailable import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403  # not (or no longer) a member with a permitted role
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4000  # fell too far behind: reconnect and resync
+CLOSE_UNAVAILABLE = 4503  # the channel layer (Redis) is unreachable: retry later
 
 # Frames waiting for a slow client before it is disconnected.
 MAX_OUTBOX = 1000
@@ -74,8 +76,29 @@ class TokenBucket:
         return True
 
 
+def _unavailable_message() -> str:
+    return _("Live discussion is unavailable for a moment. Try again in a minute.")
+
+
 class ChannelConsumer(AsyncWebsocketConsumer):
     closing = False
+
+    async def __call__(self, scope, receive, send):
+        """Channels subscribes every socket to its own channel-layer channel
+        before the handshake reaches connect(): with Redis unreachable, that
+        fails before anything is accepted. Refuse such a socket with a
+        close code and a message instead of a 500 and a traceback."""
+        try:
+            await super().__call__(scope, receive, send)
+        except REDIS_DOWN as exc:
+            if getattr(self, "base_send", None) is not None:
+                raise  # after the handshake: connect() and receive() handle it
+            logger.warning("Websocket refused, the channel layer is unreachable: %s", exc)
+            self.base_send = send
+            if (await receive())["type"] != "websocket.connect":
+                return
+            await self.accept()
+            await self._refuse(CLOSE_UNAVAILABLE, "unavailable", _unavailable_message())
 
     async def _send_text(self, text: str):
         """Send unless the socket is closing: a client that went away in the
@@ -127,12 +150,19 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.membership_id = access.membership.pk
         self.role = access.membership.role
         self.name = access.membership.display_name
-        self.group = svc.channel_group(self.channel_id)
+        group = svc.channel_group(self.channel_id)
         self.hub = fanout.hub_for(self.channel_layer)
-        await self.hub.join(self.group, self)
-        await self.channel_layer.group_add(
-            svc.membership_group(self.membership_id), self.channel_name
-        )
+        try:
+            await self.hub.join(group, self)
+            await self.channel_layer.group_add(
+                svc.membership_group(self.membership_id), self.channel_name
+            )
+        except REDIS_DOWN as exc:
+            logger.warning("Websocket refused, the channel layer is unreachable: %s", exc)
+            await self.hub.leave(group, self)
+            await self._refuse(CLOSE_UNAVAILABLE, "unavailable", _unavailable_message())
+            return
+        self.group = group
 
     def _access_sync(self, channel_id: int):
         # Like organizing.middleware.AuthenticationMiddleware for HTTP: the
@@ -149,9 +179,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             return
         self.closing = True
         await self.hub.leave(self.group, self)
-        await self.channel_layer.group_discard(
-            svc.membership_group(self.membership_id), self.channel_name
-        )
+        try:
+            await self.channel_layer.group_discard(
+                svc.membership_group(self.membership_id), self.channel_name
+            )
+        except REDIS_DOWN:
+            logger.warning("Could not leave a channel group: the channel layer is unreachable")
         if self.ready:
             try:
                 await presence.remove(self.group, self.channel_name)
@@ -204,6 +237,11 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         except PermissionDenied as exc:
             await self._error("forbidden", str(exc), ref)
             await self.close(code=CLOSE_FORBIDDEN)
+        except REDIS_DOWN as exc:
+            # A write was committed before the failed publication, if any:
+            # the others find it when they resync.
+            logger.warning("Channel frame without the channel layer: %s", exc)
+            await self._error("unavailable", _unavailable_message(), ref)
         except Exception:
             logger.exception("Channel frame failed")
             await self._error("server_error", _("Something went wrong; try again."), ref)

@@ -135,6 +135,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: Redis (or the broker) unreachable -> 503, through every middleware above.
+    "organizing.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "organizing.urls"
@@ -227,21 +229,52 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 
-if REDIS_URL:
-    CACHES = {
+# Redis is a cache, a channel layer and a broker, never the source of truth:
+# when it is unreachable, requests that need it answer 503 at once
+# (organizing.unavailable; docs/operations.md, "When Redis is down"), so a
+# connection attempt must give up quickly instead of holding a worker.
+REDIS_CONNECT_TIMEOUT_SECONDS = 1
+# Every cache command is one small key (counters, figures): a Redis that
+# accepted the connection but does not answer is as good as down.
+REDIS_COMMAND_TIMEOUT_SECONDS = 2
+
+
+def redis_caches(url: str) -> dict:
+    """CACHES for a Redis at `url`."""
+    return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": url,
             "KEY_PREFIX": "org",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
+            },
         }
     }
-    CHANNEL_LAYERS = {
+
+
+def redis_channel_layers(url: str) -> dict:
+    """CHANNEL_LAYERS for a Redis at `url`."""
+    return {
         "default": {
             # The Pub/Sub layer measured fastest for fan-out (NOTES.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "org:ws"},
+            "CONFIG": {
+                # No socket_timeout: the subscriber connection waits for
+                # messages for as long as a channel is quiet.
+                "hosts": [
+                    {"address": url, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS}
+                ],
+                "prefix": "org:ws",
+            },
         }
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -263,7 +296,10 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
 )
 # Redis redelivers unacknowledged tasks after the visibility timeout: it must be
 # longer than any task's hard time limit, or a long task runs twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT * 2,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+}
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from time import monotonic
 from weakref import WeakKeyDictionary
@@ -10,7 +11,10 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count
 
+from organizing.unavailable import REDIS_DOWN
 from signatures.models import Issuance, Signature
+
+logger = logging.getLogger(__name__)
 
 # Public figures are cached briefly: the count is a COUNT(*) over an index,
 # never a hot row that every signature would update.
@@ -46,13 +50,28 @@ def groups_at_least_k(letter, field_name: str, k: int) -> list[tuple[str, int]]:
 
 
 def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
+    """The letter's public figures, cached for FIGURES_CACHE_SECONDS; counted
+    afresh when the cache (Redis) is unreachable: the letter's pages only
+    read the database and must not fail with it."""
     key = f"letter-figures:{letter.pk}"
     if use_cache:
-        cached = cache.get(key)
+        try:
+            cached = cache.get(key)
+        except REDIS_DOWN:
+            return _counted_figures(letter)
         if cached is not None:
             return cached
+    figures = _counted_figures(letter)
+    try:
+        cache.set(key, figures, FIGURES_CACHE_SECONDS)
+    except REDIS_DOWN:
+        pass  # the next request counts again
+    return figures
+
+
+def _counted_figures(letter) -> LetterFigures:
     k = letter.campaign.k_threshold
-    figures = LetterFigures(
+    return LetterFigures(
         count=Signature.objects.counted().filter(letter=letter).count(),
         tokens_issued=Issuance.objects.filter(letter=letter, is_alias=False).count(),
         goal=letter.goal,
@@ -60,18 +79,24 @@ def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
         locations=groups_at_least_k(letter, "location", k),
         k=k,
     )
-    cache.set(key, figures, FIGURES_CACHE_SECONDS)
-    return figures
 
 
 def letter_figures_forget(letter) -> None:
-    """Drop the cached figures (after a signature or withdrawal)."""
+    """Drop the cached figures (after a signature or withdrawal).
+
+    Called after the change is committed: with the cache unreachable there
+    is nothing to drop now, and a copy that survived an outage expires
+    within FIGURES_CACHE_SECONDS.
+    """
     key = f"letter-figures:{letter.pk}"
     client = redis_client()
-    if client is None:
-        cache.delete(key)
-    else:
-        client.delete(caches["default"].make_and_validate_key(key))
+    try:
+        if client is None:
+            cache.delete(key)
+        else:
+            client.delete(caches["default"].make_and_validate_key(key))
+    except REDIS_DOWN:
+        logger.warning("Cached figures not dropped: the cache is unreachable")
 
 
 _redis_clients: WeakKeyDictionary = WeakKeyDictionary()

@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import secrets
 import unicodedata
 import uuid
@@ -38,6 +39,7 @@ from django.utils.translation import gettext as _
 from letters.models import Letter, LetterState
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
+from organizing.unavailable import REDIS_DOWN
 from signatures import blindrsa, keys
 from signatures.guarded_insert import (
     insert_row,
@@ -66,6 +68,8 @@ NONCE_LEN = 32
 TOKEN_MESSAGE_LEN = len(TOKEN_CONTEXT) + TEXT_HASH_LEN + NONCE_LEN  # 83
 PREPARED_TOKEN_LEN = blindrsa.PREFIX_LEN + TOKEN_MESSAGE_LEN  # 115
 VARIANT = "RSABSSA-SHA384-PSS-Randomized"
+
+logger = logging.getLogger(__name__)
 
 EMAIL_CODE_DIGITS = 8
 EMAIL_CODE_VALIDITY = timedelta(minutes=15)
@@ -324,11 +328,29 @@ DEFAULT_RATE_LIMITS = {
 }
 
 
+# Scopes whose limit is skipped while the cache (Redis) is unreachable,
+# because what it protects rests on the database and on secrets too long to
+# guess; an attacker gains only more requests, each a few indexed queries:
+# - token: a token needs an invite code (80 random bits, one issuance per
+#   code: a unique row) or an email code (five attempts per code, claimed by
+#   a conditional UPDATE; new codes cannot be sent without Redis) or a
+#   signed-in account; the blind signature is made only after the issuance
+#   row is recorded;
+# - signature: a token's RSA signature cannot be forged, and its hash is
+#   unique per letter; a failed submission costs one 0.04 ms verification;
+# - receipt: a receipt is 256 random bits, looked up by its hash.
+# Every other scope fails closed (503): "email_code" sends mail to any
+# address typed, "verify" hashes uploads of up to 200 MB and checks them.
+RATE_LIMITS_SKIPPED_WITHOUT_REDIS = {"token", "signature", "receipt"}
+
+
 def rate_limit(scope: str, key: str) -> None:
     """Fixed-window counter in the Django cache; raises RateLimited.
 
     Limits come from settings.SIGNATURES_RATE_LIMITS (same shape as
-    DEFAULT_RATE_LIMITS); None disables a scope (benchmarks).
+    DEFAULT_RATE_LIMITS); None disables a scope (benchmarks). With the cache
+    unreachable, a scope in RATE_LIMITS_SKIPPED_WITHOUT_REDIS lets the
+    request through; the others raise the connection error (a 503).
     """
     limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "SIGNATURES_RATE_LIMITS", {})}
     limit = limits.get(scope)
@@ -336,7 +358,13 @@ def rate_limit(scope: str, key: str) -> None:
         return
     count, window = limit
     bucket = int(timezone.now().timestamp()) // window
-    used = _window_count(f"sig-rl:{scope}:{key}:{bucket}", window + 5)
+    try:
+        used = _window_count(f"sig-rl:{scope}:{key}:{bucket}", window + 5)
+    except REDIS_DOWN:
+        if scope not in RATE_LIMITS_SKIPPED_WITHOUT_REDIS:
+            raise
+        logger.warning("Rate limit %r skipped: the cache is unreachable", scope)
+        return
     if used > count:
         raise RateLimited(_("Too many requests. Please wait a few minutes and try again."))
 

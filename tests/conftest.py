@@ -15,7 +15,9 @@ import pytest
 
 from organizing.mfa import totp_enable
 from organizing.models import Campaign, Role, User
+from organizing.settings import redis_caches, redis_channel_layers
 from tests.factories import CampaignFactory, MembershipFactory, UserFactory
+from tests.organizing.test_production_run import free_port
 from tests.sessions import login_with_mfa, with_mfa_session
 
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -146,6 +148,23 @@ def client_for(client):
         return c
 
     return make
+
+
+def unreachable_redis(settings) -> str:
+    """Point the cache, the channel layer and presence at a Redis address
+    where nothing listens (a port just freed), with the production
+    configuration's options; returns the address."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = url
+    settings.CACHES = redis_caches(url)
+    settings.CHANNEL_LAYERS = redis_channel_layers(url)
+    return url
+
+
+@pytest.fixture
+def redis_down(settings) -> str:
+    """Redis is unreachable for this test (see unreachable_redis)."""
+    return unreachable_redis(settings)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 from letters.models import Letter, LetterState
 from organizing.models import Campaign, Membership, Role
 from organizing.services import audit_record, require_organizer, require_role
+from organizing.unavailable import BROKER_DOWN, ServiceUnavailable
 from signatures.export import openpgp, render
 from signatures.export.manifest import Manifest, build_manifest, manifest_ids
 from signatures.export.models import (
@@ -297,9 +298,25 @@ def export_start(
 
 
 def _enqueue(export_id) -> None:
+    """Queue the render of a committed export. Should the broker be
+    unreachable, the export is marked failed (a queued export that no worker
+    will ever see would be handed back as "nothing changed" on every new
+    try) and the request answers 503: starting again makes a new one."""
     from signatures.export.tasks import render_export
 
-    render_export.delay(str(export_id))
+    try:
+        render_export.delay(str(export_id))
+    except BROKER_DOWN:
+        message = _("The job queue was unreachable; nothing was rendered. Start the export again.")
+        Export.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
+            status=ExportStatus.FAILED, error=message, finished_at=timezone.now()
+        )
+        raise ServiceUnavailable(
+            _(
+                "The export could not be queued: the job queue is unreachable. "
+                "Please try again in a minute."
+            )
+        ) from None
 
 
 def export_cancel(*, actor, export: Export) -> Export:

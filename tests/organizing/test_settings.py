@@ -40,6 +40,7 @@ print(json.dumps({
     "asgi_serves_http": s.ASGI_SERVES_HTTP,
     "cache": s.CACHES["default"]["BACKEND"],
     "cache_location": s.CACHES["default"].get("LOCATION"),
+    "cache_options": s.CACHES["default"].get("OPTIONS"),
     "channel_layer": s.CHANNEL_LAYERS["default"]["BACKEND"],
     "channel_hosts": s.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts"),
     "broker": s.CELERY_BROKER_URL,
@@ -50,6 +51,7 @@ print(json.dumps({
     "soft_time_limit": s.CELERY_TASK_SOFT_TIME_LIMIT,
     "time_limit": s.CELERY_TASK_TIME_LIMIT,
     "visibility_timeout": s.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout"),
+    "broker_connect_timeout": s.CELERY_BROKER_TRANSPORT_OPTIONS.get("socket_connect_timeout"),
     "email_backend": s.EMAIL_BACKEND,
     "email_host": getattr(s, "EMAIL_HOST", None),
     "email_port": getattr(s, "EMAIL_PORT", None),
@@ -211,9 +213,20 @@ def test_production_configuration_from_urls(tmp_path):
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert s["cache_location"] == "redis://cache.internal:6379/3"
     assert s["channel_layer"].startswith("channels_redis.")
-    assert s["channel_hosts"] == ["redis://cache.internal:6379/3"]
+    assert [host["address"] for host in s["channel_hosts"]] == ["redis://cache.internal:6379/3"]
     assert s["broker"] == "redis://cache.internal:6379/3"
     assert s["eager"] is False
+
+
+def test_an_unreachable_redis_is_given_up_on_quickly(tmp_path):
+    """A request that needs Redis while it is down answers 503 within about a
+    second instead of holding a worker (redis-py waits 5 s by default)."""
+    s = load_settings(tmp_path, REDIS_URL="redis://cache.internal:6379/3")
+    assert s["cache_options"]["socket_connect_timeout"] <= 1
+    assert s["cache_options"]["socket_timeout"] <= 2
+    (host,) = s["channel_hosts"]
+    assert host["socket_connect_timeout"] <= 1
+    assert s["broker_connect_timeout"] <= 1
 
 
 def test_database_password_from_file(tmp_path):
@@ -343,3 +356,4 @@ def test_separate_data_dirs_get_separate_keys(tmp_path):
     two = load_settings(tmp_path / "two")
     assert one["secret_key"] != two["secret_key"]
     assert one["data_dir"] != two["data_dir"]
+
