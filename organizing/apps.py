@@ -16,7 +16,8 @@ class OrganizingConfig(AppConfig):
     def ready(self):
         from allauth.mfa import signals as mfa_signals
 
-        from organizing import channel_services, csrf, mfa, services  # noqa: F401 (csrf: checks)
+        # csrf and checks: for their system checks.
+        from organizing import channel_services, checks, csrf, mfa, services  # noqa: F401
 
         # Setting up a second factor completes it for the session doing so.
         mfa_signals.authenticator_added.connect(

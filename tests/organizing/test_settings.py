@@ -357,3 +357,63 @@ def test_separate_data_dirs_get_separate_keys(tmp_path):
     assert one["secret_key"] != two["secret_key"]
     assert one["data_dir"] != two["data_dir"]
 
+
+# --- mail in production -------------------------------------------------------------
+
+PRODUCTION_ENV = {
+    "DATABASE_URL": "postgresql://app@db.internal/organizing",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "SECRET_KEY": "k" * 50,
+    "SITE_URL": "https://organizing.example.org",
+    "ALLOWED_HOSTS": "organizing.example.org",
+}
+
+
+def run_check(tmp_path: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py check OPTIONS` in a new process with only `env`."""
+    environment = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": str(tmp_path / "data")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *options],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_deployment_without_a_mail_server_is_refused(tmp_path):
+    """The console backend would print every code mail (To: a signer's work
+    address, and the code) to the service log."""
+    result = run_check(tmp_path, "--deploy", **PRODUCTION_ENV)
+    assert result.returncode != 0
+    assert "organizing.E002" in result.stderr
+    assert "EMAIL_URL" in result.stderr
+
+
+def test_the_embedded_default_keeps_printing_mail_to_its_console(tmp_path):
+    """`make run` checks its configuration (migrate runs the checks) without
+    --deploy: the person trying the demo reads their code on the console."""
+    result = run_check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert load_settings(tmp_path)["email_backend"].endswith("console.EmailBackend")
+
+
+@pytest.mark.parametrize("mail", ["EMAIL_URL", "EMAIL_FILE_PATH"])
+def test_a_deployment_with_a_mail_backend_passes(tmp_path, mail):
+    value = "smtp+tls://app@mail.example.org:587" if mail == "EMAIL_URL" else str(tmp_path)
+    result = run_check(tmp_path, "--deploy", **PRODUCTION_ENV, **{mail: value})
+    assert result.returncode == 0, result.stderr
+    assert "organizing.E002" not in result.stdout + result.stderr
+
+
+def test_the_production_start_up_runs_the_deploy_check():
+    unit = (BASE_DIR / "deploy" / "systemd" / "organizing-web.service").read_text()
+    assert "ExecStartPre=/opt/organizing/.venv/bin/python manage.py check --deploy" in unit
+    release = next(
+        line
+        for line in (BASE_DIR / "Procfile").read_text().splitlines()
+        if line.startswith("release:")
+    )
+    assert release.startswith("release: python manage.py check --deploy &&")
