@@ -7,6 +7,12 @@ statement affirmed) hold at the instant the row is written. So the request
 needs no read beforehand, nothing can change between the checks and the
 write, and in autocommit mode the statement is its own transaction.
 
+A second token for one identity or a second spend of one token is an expected
+conflict: the statement skips it (`ON CONFLICT (...) DO NOTHING`) instead of
+raising a unique violation, which PostgreSQL would write to its own log with
+the conflicting key and a time to the millisecond (docs/operations.md, "Log
+hygiene"). The caller learns that nothing was inserted and finds out why.
+
 bench/signing.py measures these endpoints (docs/benchmarks.md, "Signing"):
 the SQL is built once per process instead of by the ORM on every request,
 and on PostgreSQL it runs as a prepared statement (parsed and planned once
@@ -94,9 +100,19 @@ def _insert_plan(model, connection) -> _InsertPlan:
     return plan
 
 
-def insert_row(model, values: dict, *, only_if: list[Condition] = (), connection=None) -> bool:
+def insert_row(
+    model,
+    values: dict,
+    *,
+    only_if: list[Condition] = (),
+    unless_exists: tuple[str, ...] = (),
+    connection=None,
+) -> bool:
     """INSERT one row of `model`; with `only_if`, only when every condition
-    holds as the statement runs. Returns whether the row was inserted.
+    holds as the statement runs; with `unless_exists` (the columns of a unique
+    constraint), not when a row with the same values in those columns exists
+    or is being inserted by a transaction that then commits. Returns whether
+    the row was inserted.
 
     `values` maps field attnames (`letter_id`, not `letter`) to values of the
     field's Python type, already validated (datetimes aware); fields left out
@@ -121,9 +137,20 @@ def insert_row(model, values: dict, *, only_if: list[Condition] = (), connection
         sql += " WHERE " + " AND ".join(condition.sql for condition in only_if)
         for condition in only_if:
             params.extend(condition.params)
+    if unless_exists:
+        if not only_if:
+            # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT.
+            sql += " WHERE true"
+        sql += _on_conflict_sql(unless_exists)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
+
+
+@cache
+def _on_conflict_sql(columns: tuple[str, ...]) -> str:
+    # Double quotes name a column in both PostgreSQL and SQLite.
+    return " ON CONFLICT ({}) DO NOTHING".format(", ".join(f'"{c}"' for c in columns))
 
 
 @contextmanager
@@ -176,7 +203,7 @@ def single_statement_atomic(connection=None):
     """atomic() for a block of one statement: in autocommit mode the statement
     is its own transaction, so BEGIN and COMMIT would only add two round
     trips; inside a caller's transaction, a savepoint keeps it usable after an
-    IntegrityError."""
+    unexpected error."""
     if connection is None:
         connection = transaction.get_connection()
     if connection.in_atomic_block:

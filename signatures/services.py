@@ -10,7 +10,9 @@ Unlinkability rules this module keeps (docs/security.md):
 - Nothing here logs an email address, a code, an account id, a token or a
   receipt.
 - Uniqueness (one token per identity per letter, one signature per token) is a
-  database constraint: we insert and catch IntegrityError, never read first.
+  database constraint: we insert, never read first, and a conflicting insert
+  does nothing (ON CONFLICT DO NOTHING) rather than raise: PostgreSQL logs
+  every unique violation with the conflicting key, caught or not.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -76,6 +78,11 @@ EMAIL_CODE_VALIDITY = timedelta(minutes=15)
 EMAIL_CODE_MAX_ATTEMPTS = 5
 # Codes sent to one address per letter within EMAIL_CODE_VALIDITY.
 EMAIL_CODES_PER_ADDRESS = 3
+
+# The columns of the unique constraints that make a second token for one
+# identity, or a second spend of one token, insert nothing.
+ISSUANCE_KEY = ("letter_id", "identity_hmac")
+SPENT_TOKEN_KEY = ("letter_id", "token_hash")
 
 INVITE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 INVITE_CODE_CHARS = 16  # 80 bits
@@ -433,14 +440,22 @@ def email_code_request(*, letter: Letter, email) -> None:
     now = timezone.now()
     with transaction.atomic():
         EmailCode.objects.filter(letter=letter, expires_at__lt=now).delete()
-        EmailCode.objects.update_or_create(
-            letter=letter,
-            email_hmac=email_hmac,
-            defaults={
-                "code_hmac": _code_hmac(letter.pk, email_hmac, code),
-                "attempts": 0,
-                "expires_at": now + EMAIL_CODE_VALIDITY,
-            },
+        # One statement, INSERT ... ON CONFLICT DO UPDATE: update_or_create
+        # would read, then insert, and two requests at once for one address
+        # would make PostgreSQL log a unique violation with its HMAC.
+        EmailCode.objects.bulk_create(
+            [
+                EmailCode(
+                    letter=letter,
+                    email_hmac=email_hmac,
+                    code_hmac=_code_hmac(letter.pk, email_hmac, code),
+                    attempts=0,
+                    expires_at=now + EMAIL_CODE_VALIDITY,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["letter", "email_hmac"],
+            update_fields=["code_hmac", "attempts", "expires_at"],
         )
     send_mail(
         subject=_("Your code to sign “%(title)s”") % {"title": letter.title[:80]},
@@ -587,10 +602,14 @@ def token_issue(
                             "identity_hmac": value,
                             "is_alias": index > 0,
                         }
-                        if not insert_row(Issuance, issuance, only_if=[open_letter]):
-                            raise _refusal(letter, visibility_key=visibility_key)
-            except IntegrityError:
-                failure = _already_issued()
+                        if not insert_row(
+                            Issuance, issuance, only_if=[open_letter], unless_exists=ISSUANCE_KEY
+                        ):
+                            raise _refusal(
+                                letter,
+                                visibility_key=visibility_key,
+                                taken=_issued(letter, value),
+                            )
             except SigningError as exc:
                 failure = exc
             else:
@@ -606,7 +625,10 @@ def token_issue(
     return blind_sig
 
 
-def _already_issued() -> AlreadyIssued:
+def _issued(letter: Letter, identity: str) -> AlreadyIssued | None:
+    """AlreadyIssued if this identity holds a token for the letter."""
+    if not Issuance.objects.filter(letter_id=letter.pk, identity_hmac=identity).exists():
+        return None
     return AlreadyIssued(
         _("You already received a signing token for this letter. Each person signs once.")
     )
@@ -615,8 +637,8 @@ def _already_issued() -> AlreadyIssued:
 def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_key) -> bytes:
     """An invite-code issuance in one statement: the INSERT itself checks
     that the letter is open (and visible) and the code valid and unrevoked,
-    and the unique (letter, identity) constraint refuses a second token, so
-    concurrent requests cannot both succeed and nothing is read beforehand.
+    and the unique (letter, identity) constraint makes it skip a second token,
+    so concurrent requests cannot both succeed and nothing is read beforehand.
 
     The blind signature is made after the row is recorded and only returned
     if it was; should signing fail (a fault), the row is deleted again so the
@@ -626,23 +648,24 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_ke
     identity = identity_hmac(letter.pk, f"invite:{code_hmac}")
     issuance_id = uuid.uuid4()
     connection = transaction.get_connection()  # once: see insert_row
-    try:
-        with single_statement_atomic(connection):
-            inserted = insert_row(
-                Issuance,
-                {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
-                only_if=[
-                    open_letter_condition(
-                        letter, visibility_key=visibility_key, connection=connection
-                    ),
-                    invite_code_condition(letter, code_hmac),
-                ],
-                connection=connection,
-            )
-    except IntegrityError:
-        raise _already_issued() from None
+    with single_statement_atomic(connection):
+        inserted = insert_row(
+            Issuance,
+            {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
+            only_if=[
+                open_letter_condition(letter, visibility_key=visibility_key, connection=connection),
+                invite_code_condition(letter, code_hmac),
+            ],
+            unless_exists=ISSUANCE_KEY,
+            connection=connection,
+        )
     if not inserted:
-        raise _refusal(letter, visibility_key=visibility_key, code_hmac=code_hmac)
+        raise _refusal(
+            letter,
+            visibility_key=visibility_key,
+            code_hmac=code_hmac,
+            taken=_issued(letter, identity),
+        )
     try:
         return blindrsa.blind_sign(key, blinded_msg)
     except BaseException:
@@ -790,26 +813,52 @@ def signature_create(
         open_letter_condition(letter, visibility_key=visibility_key, connection=connection),
         statements_condition(letter, affirmed),
     ]
-    try:
-        with single_statement_atomic(connection):
-            inserted = insert_row(Signature, created, only_if=conditions, connection=connection)
-    except IntegrityError:
-        raise AlreadySpent(_("This token has already been used to sign.")) from None
+    with single_statement_atomic(connection):
+        inserted = insert_row(
+            Signature,
+            created,
+            only_if=conditions,
+            unless_exists=SPENT_TOKEN_KEY,
+            connection=connection,
+        )
     if not inserted:
-        raise _refusal(letter, visibility_key=visibility_key, affirmed=affirmed)
+        raise _refusal(
+            letter,
+            visibility_key=visibility_key,
+            affirmed=affirmed,
+            taken=_spent(letter, created["token_hash"]),
+        )
     # The public figures are not refreshed here: they are cached for
     # selectors.FIGURES_CACHE_SECONDS, so a burst of signatures costs one
     # count, not one cache write each.
     return NewSignature(id=created["id"], receipt=receipt)
 
 
+def _spent(letter: Letter, token_hash: str) -> AlreadySpent | None:
+    """AlreadySpent if this token signed the letter."""
+    if not Signature.objects.filter(letter_id=letter.pk, token_hash=token_hash).exists():
+        return None
+    return AlreadySpent(_("This token has already been used to sign."))
+
+
 def _refusal(
-    letter: Letter, *, visibility_key: str | None, affirmed=None, code_hmac=None
+    letter: Letter,
+    *,
+    visibility_key: str | None,
+    affirmed=None,
+    code_hmac=None,
+    taken: SigningError | None = None,
 ) -> SigningError:
     """Why a guarded INSERT recorded nothing, read afresh (a rare path): a
-    final answer, not to be retried."""
-    error = _refusal_reason(
-        letter, visibility_key=visibility_key, affirmed=affirmed, code_hmac=code_hmac
+    final answer, not to be retried. `taken` is the answer when the row's
+    unique key is already taken (a second token, a double spend) and every
+    condition holds, as the INSERT would have found."""
+    error = (
+        _refusal_reason(
+            letter, visibility_key=visibility_key, affirmed=affirmed, code_hmac=code_hmac
+        )
+        or taken
+        or Conflict(_("The letter changed while you were signing. Please try again."))
     )
     if isinstance(error, (NotFound, LetterNotOpen)):
         signing_letter_forget(letter.slug)
@@ -819,7 +868,8 @@ def _refusal(
 
 def _refusal_reason(
     letter: Letter, *, visibility_key: str | None, affirmed=None, code_hmac=None
-) -> SigningError:
+) -> SigningError | None:
+    """The condition of the guarded INSERT that fails now, if one does."""
     fresh = (
         Letter.objects.filter(pk=letter.pk)
         .only("slug", "state", "deadline", "visibility", "unlisted_token")
@@ -840,8 +890,9 @@ def _refusal_reason(
         required = Attestation.objects.filter(campaign_id=letter.campaign_id, active=True)
         if set(required.values_list("id", flat=True)) - set(affirmed):
             return ProofRejected(_("Please affirm every statement before signing."))
-    # Everything holds again: it changed back while the request ran.
-    return Conflict(_("The letter changed while you were signing. Please try again."))
+    # Everything holds: the row's key was taken, or a condition changed back
+    # while the request ran.
+    return None
 
 
 # --- receipts ----------------------------------------------------------------------
