@@ -19,7 +19,7 @@ import unicodedata
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from letters.models import (
     new_unlisted_token,
 )
 from letters.signals import letter_opened
+from organizing.db import insert_unless_conflicting
 from organizing.models import Role
 from organizing.services import audit_record, require_organizer, require_role
 
@@ -289,28 +290,27 @@ def letter_create(
         new_slug = _slug_for(base=candidate, visibility=visibility, token=token)
         if Letter.objects.filter(slug=new_slug).exists():
             continue
-        try:
-            with transaction.atomic():
-                letter = Letter.objects.create(
-                    campaign=campaign,
-                    slug=new_slug,
-                    visibility=visibility,
-                    unlisted_token=token,
-                    **text,
-                    **values,
-                )
-                revision = _new_revision(letter=letter, text=text, author=actor, note=note)
-                letter.current_revision = revision
-                letter.save(update_fields=["current_revision"])
-                audit_record(
-                    campaign=campaign,
-                    actor=actor,
-                    action="letter.create",
-                    obj=letter,
-                    summary=f"{letter.title} (r1) by {membership.display_name}",
-                )
-        except IntegrityError:
-            continue  # taken concurrently: try the next candidate
+        letter = Letter(
+            campaign=campaign,
+            slug=new_slug,
+            visibility=visibility,
+            unlisted_token=token,
+            **text,
+            **values,
+        )
+        with transaction.atomic():
+            if not insert_unless_conflicting(letter):
+                continue  # taken concurrently: try the next candidate
+            revision = _new_revision(letter=letter, text=text, author=actor, note=note)
+            letter.current_revision = revision
+            letter.save(update_fields=["current_revision"])
+            audit_record(
+                campaign=campaign,
+                actor=actor,
+                action="letter.create",
+                obj=letter,
+                summary=f"{letter.title} (r1) by {membership.display_name}",
+            )
         return letter
     raise ValidationError({"slug": [_("This short name is already taken: choose another.")]})
 

@@ -20,12 +20,13 @@ from datetime import timedelta
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.translation import gettext as _
 
+from organizing.db import insert_unless_conflicting
 from organizing.models import (
     PRIVILEGED_ROLES,
     Campaign,
@@ -396,15 +397,13 @@ def device_key_register(*, membership: Membership, public_key: str) -> MemberDev
         return existing
     if MemberDeviceKey.objects.filter(membership=membership).count() >= MAX_DEVICES_PER_MEMBER:
         raise ChannelError(_("Too many devices registered for this member."), "too_many_devices")
-    try:
-        with transaction.atomic():
-            return MemberDeviceKey.objects.create(
-                membership=membership,
-                public_key=base64.b64encode(raw).decode(),
-                fingerprint=fingerprint,
-            )
-    except IntegrityError:
-        return MemberDeviceKey.objects.get(membership=membership, fingerprint=fingerprint)
+    device = MemberDeviceKey(
+        membership=membership, public_key=base64.b64encode(raw).decode(), fingerprint=fingerprint
+    )
+    if insert_unless_conflicting(device):
+        return device
+    # Registered concurrently by another request.
+    return MemberDeviceKey.objects.get(membership=membership, fingerprint=fingerprint)
 
 
 def _device_dict(device: MemberDeviceKey, *, has_key: bool) -> dict:
@@ -530,14 +529,8 @@ def keys_store(
                 salt=base64.b64encode(salt).decode(),
             )
         )
-    stored = []
-    for row in rows:
-        try:
-            with transaction.atomic():
-                row.save()
-        except IntegrityError:
-            continue  # wrapped concurrently by another member
-        stored.append(_wrap_dict(row))
+    # A row another member wrapped concurrently is not stored.
+    stored = [_wrap_dict(row) for row in rows if insert_unless_conflicting(row)]
     if stored:
         frame = {"type": "keys", "epoch": epoch, "wraps": stored}
         emit(channel_group(channel.pk), frame)

@@ -14,11 +14,12 @@ from datetime import timedelta
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from organizing.db import insert_unless_conflicting
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
     PRIVILEGED_ROLES,
@@ -306,15 +307,13 @@ def invitation_accept(*, user, token: str, display_name: str = "") -> Membership
         ).update(uses=F("uses") + 1)
         if not claimed:
             raise InvitationUnusable(_("This invitation has expired, been revoked or used up."))
-        try:
-            with transaction.atomic():
-                membership = Membership.objects.create(
-                    campaign=invitation.campaign,
-                    user=user,
-                    role=invitation.role,
-                    display_name=display_name,
-                )
-        except IntegrityError:
+        membership = Membership(
+            campaign=invitation.campaign,
+            user=user,
+            role=invitation.role,
+            display_name=display_name,
+        )
+        if not insert_unless_conflicting(membership):
             # Joined concurrently through another request.
             return Membership.objects.get(campaign=invitation.campaign, user=user)
         if invitation.role in PRIVILEGED_ROLES:
@@ -413,3 +412,4 @@ def user_create_verified(*, email: str, password: str, **extra) -> User:
     user = User.objects.create_user(email=email, password=password, **extra)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user
+

@@ -22,13 +22,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from letters.models import Letter, LetterState
+from organizing.db import insert_unless_conflicting
 from organizing.models import Campaign, Membership, Role
 from organizing.services import audit_record, require_organizer, require_role
 from organizing.unavailable import BROKER_DOWN, ServiceUnavailable
@@ -162,12 +163,21 @@ def delegate_key_set(*, actor, campaign: Campaign, armored: str) -> DelegateKey:
         info = openpgp.public_key_info(armored)
     except openpgp.KeyRejected as exc:
         raise ValidationError(str(exc))  # translated in openpgp
+    key = DelegateKey(
+        membership=membership,
+        fingerprint=info["fingerprint"],
+        public_key=armored,
+        created_at=timezone.now(),
+    )
     with transaction.atomic():
-        key, _created = DelegateKey.objects.update_or_create(
-            membership=membership,
-            defaults={"fingerprint": info["fingerprint"], "public_key": armored,
-                      "created_at": timezone.now()},
-        )  # fmt: skip
+        # An upsert in one statement: update_or_create reads, then inserts,
+        # and two uploads at once would make PostgreSQL log a unique violation.
+        DelegateKey.objects.bulk_create(
+            [key],
+            update_conflicts=True,
+            unique_fields=["membership"],
+            update_fields=["fingerprint", "public_key", "created_at"],
+        )
         audit_record(
             campaign=campaign, actor=actor, action="openpgp.delegate_key", obj=key,
             summary=info["fingerprint"],
@@ -276,12 +286,16 @@ def export_start(
     existing = Export.objects.filter(letter=letter, state_key=snap.key, status__in=live).first()
     if existing is not None:
         return existing, False
-    try:
-        with transaction.atomic():
-            export = Export.objects.create(
-                letter=letter, state_key=snap.key, paper=paper, encrypt=encrypt,
-                created_by=actor, count=snap.manifest.count,
-            )  # fmt: skip
+    export = Export(
+        letter=letter,
+        state_key=snap.key,
+        paper=paper,
+        encrypt=encrypt,
+        created_by=actor,
+        count=snap.manifest.count,
+    )
+    with transaction.atomic():
+        if insert_unless_conflicting(export):
             audit_record(
                 campaign=campaign, actor=actor, action="export.start", obj=export,
                 summary=f"{letter.slug}: {snap.manifest.count} signatures, {paper}"
@@ -289,12 +303,12 @@ def export_start(
             )  # fmt: skip
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(export.pk))
-    except IntegrityError:  # started concurrently by someone else
-        existing = Export.objects.filter(letter=letter, state_key=snap.key, status__in=live).first()
-        if existing is None:
-            raise
-        return existing, False
-    return export, True
+            return export, True
+    # Started concurrently by someone else.
+    existing = Export.objects.filter(letter=letter, state_key=snap.key, status__in=live).first()
+    if existing is None:  # and already failed or cancelled
+        raise ValidationError(_("Another export of this letter just ended. Please try again."))
+    return existing, False
 
 
 def _enqueue(export_id) -> None:

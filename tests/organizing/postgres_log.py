@@ -81,6 +81,20 @@ class ServerLog:
     def own_lines(self, text: str) -> list[str]:
         return [line for line in text.splitlines() if self.own_marker in line]
 
+    def assert_no_conflict_logged(self, *secrets: str) -> None:
+        """No unique violation of this database and none of `secrets` (hex
+        values the test produced) in the log since this object was made."""
+        text = self.new_text()
+        lowered = text.lower()
+        for secret in secrets:
+            assert secret.lower() not in lowered, secret
+        conflicts = [
+            line
+            for line in self.own_lines(text)
+            if "duplicate key" in line or "unique constraint" in line
+        ]
+        assert not conflicts, conflicts
+
 
 def lock_waiters() -> int:
     with connection.cursor() as cursor:
