@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.contrib.auth.signals import user_logged_in
 
 
 class OperatorAdminConfig(admin_apps.AdminConfig):
@@ -29,6 +30,12 @@ class OrganizingConfig(AppConfig):
             channel_services.on_authenticator_removed,
             dispatch_uid="organizing.channels.authenticator_removed",
         )
+
+        # Login times are kept to the day: replace Django's receiver, which
+        # stores them to the microsecond (django.contrib.auth, listed before
+        # this app, has connected it by now).
+        user_logged_in.disconnect(dispatch_uid="update_last_login")
+        user_logged_in.connect(services.on_user_logged_in, dispatch_uid="organizing_login_day")
 
         # Removing a member rotates the keys of the channels they could read.
         if channel_services.on_membership_removed not in services.membership_removed_hooks:

@@ -413,3 +413,18 @@ def user_create_verified(*, email: str, password: str, **extra) -> User:
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user
 
+
+def login_day():
+    """Midnight (UTC) of today: the time a login is recorded with."""
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def on_user_logged_in(sender, *, user, **kwargs) -> None:
+    """user_logged_in receiver, in place of django.contrib.auth's
+    update_last_login (organizing.apps): `last_login` keeps the day only, so
+    the accounts table does not tell when each person logged in. Written at
+    most once a day per account."""
+    day = login_day()
+    if user.last_login != day:
+        user.last_login = day
+        user.save(update_fields=["last_login"])

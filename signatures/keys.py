@@ -4,8 +4,9 @@
   derived by HKDF-SHA256 from the server secret, so a copy of the database
   alone cannot issue tokens. The letter id and key id are authenticated as
   associated data: a ciphertext cannot be moved to another letter.
-- Identity, email-code and invite-code HMAC keys are derived the same way,
-  each with its own HKDF "info" label, so no two purposes share a key.
+- Identity, email-code and invite-code HMAC keys, and the key that names the
+  per-address email rate limit in the cache, are derived the same way, each
+  with its own HKDF "info" label, so no two purposes share a key.
 
 Parsed issuer keys (with their gmpy2 CRT values) are cached per process: the
 issuance and redemption paths never parse a key per request.

@@ -4,15 +4,20 @@ pages, and rate limits that work without IP addresses."""
 
 from __future__ import annotations
 
+import importlib
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from django.apps import apps as django_apps
+from django.contrib.auth.signals import user_logged_in
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from organizing.mfa import totp_current_code
 from organizing.middleware import client_key_for
@@ -142,6 +147,54 @@ def test_wrong_password_is_refused(db, client):
     assert response.status_code == 200
     assert "not correct" in str(response.context["form"].errors)
     assert client.get(reverse("organizing:dashboard")).status_code == 302
+
+
+def _midnights() -> set:
+    now = timezone.now()
+    return {
+        day.replace(hour=0, minute=0, second=0, microsecond=0)
+        for day in (now, now + timedelta(seconds=30))  # a test running over midnight
+    }
+
+
+def test_a_login_is_stored_to_the_day_only(db):
+    """Login times to the microsecond would tell when each person was here."""
+    member = make_user(email="m@personal.test", password="correct horse battery")
+    organizer = make_user(mfa=True, email="o@personal.test", password="correct horse battery")
+    assert login(Client(), member.email, "correct horse battery").status_code == 302
+    browser = Client()
+    assert login(browser, organizer.email, "correct horse battery")["Location"] == reverse(
+        "mfa_authenticate"
+    )
+    response = browser.post(
+        reverse("mfa_authenticate"), {"code": totp_current_code(TEST_TOTP_SECRET)}
+    )
+    assert response["Location"] == reverse("organizing:dashboard")
+    for user in (member, organizer):
+        user.refresh_from_db()
+        assert user.last_login in _midnights()
+        assert user.last_login.tzinfo is not None and user.last_login.utcoffset() == timedelta(0)
+
+
+def test_django_s_microsecond_last_login_receiver_is_replaced():
+    names = {lookup_key[0] for lookup_key, *_receiver in user_logged_in.receivers}
+    assert "update_last_login" not in names
+    assert "organizing_login_day" in names
+
+
+def test_the_migration_truncates_stored_login_times(db):
+    migration = importlib.import_module("organizing.migrations.0003_last_login_day")
+    user = make_user(email="m@personal.test")
+    never = make_user(email="n@personal.test")
+    User.objects.filter(pk=user.pk).update(
+        last_login=datetime(2026, 3, 4, 17, 23, 45, 123456, tzinfo=UTC)
+    )
+    User.objects.filter(pk=never.pk).update(last_login=None)
+    migration.truncate_last_login(django_apps, None)
+    user.refresh_from_db()
+    never.refresh_from_db()
+    assert user.last_login == datetime(2026, 3, 4, tzinfo=UTC)
+    assert never.last_login is None
 
 
 # --- password reset by code ---------------------------------------------------------
