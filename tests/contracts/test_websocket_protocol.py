@@ -57,6 +57,8 @@ CLOSE_CODES = {
     "CLOSE_FORBIDDEN": 4403,
     "CLOSE_NOT_FOUND": 4404,
     "CLOSE_TOO_SLOW": 4000,
+    # Added when Redis is down (issue 13): the channel layer is unreachable.
+    "CLOSE_UNAVAILABLE": 4503,
 }
 ERROR_CODES = {
     "bad_json",
@@ -77,6 +79,7 @@ ERROR_CODES = {
     "unauthenticated",
     "forbidden",
     "removed",
+    "unavailable",  # added with 4503 (issue 13)
     "server_error",
 }
 
