@@ -22,7 +22,7 @@ run: venv debs-run
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
 	@echo "Serving HTTP and websockets on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	$(BIN)/uvicorn organizing.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --ws websockets-sansio --ws-per-message-deflate false
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --ws websockets-sansio --ws-per-message-deflate false
 
 test: venv debs-run debs-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

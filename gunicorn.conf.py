@@ -6,7 +6,7 @@ name it with --config.
 
 from gunicorn.glogging import Logger
 
-from organizing.logging import ScrubIPAddressesFilter
+from core.logging import ScrubIPAddressesFilter
 
 # One instance: a handler does not add the same filter twice when a reload
 # (SIGHUP) runs setup() again.

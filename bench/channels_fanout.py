@@ -1,6 +1,6 @@
 """Fan-out of one discussion channel on the production set-up.
 
-Two uvicorn processes (organizing.asgi, `--ws websockets-sansio`, no
+Two uvicorn processes (config.asgi, `--ws websockets-sansio`, no
 permessage-deflate, as in the Procfile) behind one Redis (channels-redis
 Pub/Sub layer) and PostgreSQL; N receiving websocket clients spread over both
 servers, all in one channel; one sender (the `websockets` package) posts at a

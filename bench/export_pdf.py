@@ -63,7 +63,7 @@ def one(n: int, naive: bool) -> dict:
     import django
 
     sys.path.insert(0, str(REPO_ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     import datetime as dt
     import html

@@ -2,11 +2,11 @@
 
 Runs the production server set-up on 127.0.0.1: gunicorn with sync workers
 (4 by default, as in the Procfile; without its worker recycling, so that
-every worker's CPU is counted) serving organizing.wsgi, PostgreSQL
+every worker's CPU is counted) serving config.wsgi, PostgreSQL
 (DATABASE_URL, persistent connections), Redis (REDIS_URL), DEBUG off. The
 only non-production setting is BENCHMARK_ROUTES=true, which adds the
 baseline route /bench/insert (one INSERT through the same server and
-middleware, organizing/benchmark.py) and raises the per-address signing rate
+middleware, bench/baseline.py) and raises the per-address signing rate
 limits (every benchmark request comes from one address; the limits are
 raised, not disabled, so issuance still pays for its Redis counter;
 redemptions count only failures, and none fail here).
@@ -179,7 +179,7 @@ def server_env(tmp: Path, secret_key: str) -> dict[str, str]:
             "DEBUG": "false",
             "BENCHMARK_ROUTES": "true",
             "DATA_DIR": str(tmp / "data"),
-            "DJANGO_SETTINGS_MODULE": "organizing.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONPATH": str(REPO_ROOT),
         }
     )
@@ -286,7 +286,7 @@ def token_body(blinded: bytes, code: str) -> str:
 
 
 def row_counts() -> dict[str, int]:
-    from organizing.benchmark import baseline_row_count
+    from bench.baseline import baseline_row_count
     from signatures.models import Issuance, Signature
 
     return {
@@ -309,7 +309,7 @@ class Server:
     def command(self) -> list[str]:
         return [
             str(VENV_BIN / "gunicorn"),
-            "organizing.wsgi:application",
+            "config.wsgi:application",
             "--worker-class=sync",
             f"--workers={self.workers}",
             f"--bind=127.0.0.1:{self.port}",
@@ -783,7 +783,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from organizing.benchmark import baseline_table_create
+    from bench.baseline import baseline_table_create
 
     baseline_table_create()
     fixture = prepare_letter()

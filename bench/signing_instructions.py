@@ -10,7 +10,7 @@ whatever else the machine is doing, so a change to the signing path can be
 judged by one run.
 
 What is counted: the Django application of the production set-up
-(organizing.wsgi, DEBUG off, PostgreSQL with persistent connections, Redis)
+(config.wsgi, DEBUG off, PostgreSQL with persistent connections, Redis)
 called in-process as gunicorn's sync worker calls it, request after
 request. What is not: gunicorn's own HTTP parsing, the kernel (sockets),
 PostgreSQL's backend and the load generator, which bench/signing.py's CPU
@@ -89,7 +89,7 @@ def environment(data_dir: str) -> dict[str, str]:
             "DEBUG": "false",
             "BENCHMARK_ROUTES": "true",
             "DATA_DIR": data_dir,
-            "DJANGO_SETTINGS_MODULE": "organizing.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONHASHSEED": "0",  # the same dict layouts in every run
         }
     )
@@ -107,8 +107,8 @@ def prepare(work: Path, runs: list[int]) -> None:
     import django
 
     django.setup()
+    from bench.baseline import baseline_table_create
     from letters.models import Letter
-    from organizing.benchmark import baseline_table_create
     from signatures import blindrsa, keys
     from signatures.models import IssuerKey
 
@@ -143,7 +143,7 @@ def child(endpoint: str, bodies_file: str, count: int) -> None:
     import django
 
     django.setup()
-    from organizing.wsgi import application
+    from config.wsgi import application
 
     data = json.loads(Path(bodies_file).read_text())
     path = {

@@ -3,7 +3,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
 
-from organizing.middleware import client_key_for
+from core.middleware import client_key_for
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -17,8 +17,7 @@ class OrganizingConfig(AppConfig):
     def ready(self):
         from allauth.mfa import signals as mfa_signals
 
-        # csrf and checks: for their system checks.
-        from organizing import channel_services, checks, csrf, mfa, services  # noqa: F401
+        from organizing import channel_services, checks, mfa, services  # noqa: F401 (checks)
 
         # Setting up a second factor completes it for the session doing so.
         mfa_signals.authenticator_added.connect(

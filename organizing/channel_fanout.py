@@ -70,7 +70,7 @@ class Hub:
 
 
 # The ASGI server's own `send` for the socket, kept in the scope by
-# DirectSendMiddleware (organizing/asgi.py). Fan-out frames go straight to it:
+# DirectSendMiddleware (config/asgi.py). Fan-out frames go straight to it:
 # the middlewares between it and the consumer (channels' session wrapper, which
 # only acts on http.response.start) would otherwise run once per socket and
 # frame, about a fifth of a server's CPU time with 1,000 members.

@@ -165,7 +165,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.group = group
 
     def _access_sync(self, channel_id: int):
-        # Like organizing.middleware.AuthenticationMiddleware for HTTP: the
+        # Like organizing.mfa.AuthenticationMiddleware for HTTP: the
         # user carries what this socket's session proved (organizing.mfa).
         user = mark_session_assurance(self.scope.get("user"), self.scope.get("session") or {})
         return svc.channel_access(user=user, channel_id=channel_id)
@@ -492,7 +492,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
 
     async def _drain(self):
         send = self.scope.get(fanout.DIRECT_SEND)
-        if send is None:  # not behind organizing.asgi (e.g. a communicator test)
+        if send is None:  # not behind config.asgi (e.g. a communicator test)
             while self.outbox and not self.closing:
                 await self._send_text(self.outbox.popleft())
             return

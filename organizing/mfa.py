@@ -23,6 +23,8 @@ from allauth.mfa import app_settings
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.contrib.auth import middleware as auth_middleware
+from django.utils.functional import SimpleLazyObject
 
 # The attribute of a request's user that says what its session proved: the
 # ids of the authenticators it completed, or COMMAND_LINE.
@@ -105,3 +107,15 @@ def recovery_codes(user) -> list[str]:
         user=user, type=Authenticator.Type.RECOVERY_CODES
     ).first()
     return RecoveryCodes(authenticator).get_unused_codes() if authenticator else []
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, and the user it gives carries what this session proved
+    (above): an organizer's powers need a second factor completed in
+    this session, not only an account that has one."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(
+            lambda: mark_session_assurance(auth_middleware.get_user(request), request.session)
+        )

@@ -1,5 +1,5 @@
-from django.conf import settings
-from django.contrib import admin
+"""The organizing app's pages: campaigns, memberships, invitations, the audit log."""
+
 from django.urls import include, path
 
 from organizing import channel_views, views
@@ -34,7 +34,9 @@ campaign_patterns = [
     ),
 ]
 
-organizing_patterns = [
+app_name = "organizing"
+
+urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("organize/", views.dashboard, name="dashboard"),
@@ -42,18 +44,3 @@ organizing_patterns = [
     path("join/<str:token>/", views.join, name="join"),
     path("c/<slug:slug>/", include(campaign_patterns)),
 ]
-
-urlpatterns = [
-    path("", include((organizing_patterns, "organizing"))),
-    path("", include("letters.urls")),
-    path("", include("signatures.urls")),
-    path("", include("signatures.export.urls")),
-    path("accounts/", include("allauth.urls")),
-    path("operator/", admin.site.urls),
-]
-
-if settings.BENCHMARK_ROUTES:
-    # bench/signing.py's baseline; absent unless BENCHMARK_ROUTES=true.
-    from organizing import benchmark
-
-    urlpatterns += benchmark.urlpatterns

@@ -16,7 +16,12 @@ import os
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
+# It runs inside the OLD tree (check-migrate-copy.sh), whose settings may
+# still be organizing.settings (before the move to config/).
+os.environ.setdefault(
+    "DJANGO_SETTINGS_MODULE",
+    "config.settings" if os.path.exists("config/settings.py") else "organizing.settings",
+)
 django.setup()
 
 # Models can only be imported once Django is set up.

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from config.settings import redis_caches, redis_channel_layers
 from organizing.mfa import totp_enable
 from organizing.models import Campaign, Role, User
-from organizing.settings import redis_caches, redis_channel_layers
 from tests.factories import CampaignFactory, MembershipFactory, UserFactory
 from tests.organizing.test_production_run import free_port
 from tests.sessions import login_with_mfa, with_mfa_session
@@ -69,7 +69,7 @@ def _isolated_settings(settings, tmp_path):
 def _eager_celery():
     """Tasks run in-process in tests, even when REDIS_URL configures a broker;
     the tests that need a real worker start one and switch this off."""
-    from organizing.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

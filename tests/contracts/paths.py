@@ -9,14 +9,14 @@ no test. Never change a frozen value in a test to make a move pass.
 
 from __future__ import annotations
 
+from config.celery import app as celery_app
+from config.routing import websocket_urlpatterns
+from core.middleware import client_key_for
 from letters.models import LetterState
 from letters.services import compute_text_hash
 from organizing import consumers as channel_consumers
-from organizing.celery import app as celery_app
 from organizing.channel_services import channel_group, fingerprint_of, membership_group
-from organizing.middleware import client_key_for
 from organizing.models import Invitation, Role
-from organizing.routing import websocket_urlpatterns
 from signatures.export.models import CampaignKey, Export
 from signatures.export.services import _passphrase as openpgp_passphrase
 from signatures.export.services import snapshot as export_snapshot

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from organizing.celery import app
+from config.celery import app
 from signatures.export.models import Export, ExportStatus
 from tests.organizing.test_redis_down import assert_unavailable_page
 

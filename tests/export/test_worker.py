@@ -39,7 +39,7 @@ SOFT_LIMIT, HARD_LIMIT = 50, 60
 # does not poll while it renders, and a duplicate run could not complete the
 # export twice anyway.)
 WORKER = (
-    "import sys; from organizing.celery import app; "
+    "import sys; from config.celery import app; "
     "app.conf.broker_transport_options = {'visibility_timeout': 10, "
     "'unacked_restore_interval': 1, 'unacked_restore_throttle': 1}; "
     "app.worker_main(sys.argv[1:])"
@@ -48,7 +48,7 @@ WORKER = (
 
 @pytest.fixture
 def not_eager():
-    from organizing.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = False
     yield app

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import AnonymousUser
 
-from organizing.routing import websocket_urlpatterns
+from config.routing import websocket_urlpatterns
 from tests.sessions import mfa_session_data
 
 ROUTER = URLRouter(websocket_urlpatterns)

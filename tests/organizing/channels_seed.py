@@ -70,5 +70,5 @@ def main(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "organizing.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.stdout.write(json.dumps(main(json.loads(sys.argv[1]))) + "\n")

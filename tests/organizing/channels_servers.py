@@ -1,6 +1,6 @@
 """Real ASGI servers for the channel tests and the fan-out benchmark.
 
-Starts `uvicorn organizing.asgi:application` in subprocesses against a data
+Starts `uvicorn config.asgi:application` in subprocesses against a data
 folder (SQLite file) or a DATABASE_URL, optionally with REDIS_URL, seeds data
 with `python -m tests.organizing.channels_seed`, and starts throwaway
 redis-server processes. Everything listens on 127.0.0.1 only.
@@ -36,7 +36,7 @@ def server_env(data_dir: Path, *, database_url: str | None = None, redis_url: st
         SECRET_KEY=SECRET,
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SETTINGS_MODULE="organizing.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         LOG_LEVEL="WARNING",
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -80,7 +80,7 @@ class Server:
         # As in production (Procfile, deploy/systemd): websockets-sansio, no
         # permessage-deflate.
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "organizing.asgi:application", "--host", "127.0.0.1",
+            [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--lifespan", "off",
              "--log-level", "warning", "--ws", ws,
              "--ws-per-message-deflate", "true" if deflate else "false", *extra],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from organizing import benchmark
+from bench import baseline as benchmark
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def probe(tmp_path: Path, **env: str) -> dict:
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "DATA_DIR": str(tmp_path / "data"),
-        "DJANGO_SETTINGS_MODULE": "organizing.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     environment.update(env)
     result = subprocess.run(
@@ -72,7 +72,7 @@ def test_bad_flag_fails_at_start_up(tmp_path):
         "BENCHMARK_ROUTES": "maybe",
     }
     result = subprocess.run(
-        [sys.executable, "-c", "import organizing.settings"],
+        [sys.executable, "-c", "import config.settings"],
         cwd=BASE_DIR,
         env=environment,
         capture_output=True,
@@ -119,7 +119,7 @@ def post(client, body):
     return client.post("/bench/insert", body, content_type="application/json")
 
 
-@pytest.mark.urls("organizing.benchmark")
+@pytest.mark.urls("bench.baseline")
 def test_baseline_inserts_one_row_per_request_for_every_role(baseline_table, roles, client_for):
     for number, (role, user) in enumerate(roles.users().items(), start=1):
         response = post(client_for(user), json.dumps({"payload": f"row of {role}"}))
@@ -128,7 +128,7 @@ def test_baseline_inserts_one_row_per_request_for_every_role(baseline_table, rol
         assert benchmark.baseline_row_count() == number
 
 
-@pytest.mark.urls("organizing.benchmark")
+@pytest.mark.urls("bench.baseline")
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"payload": 3}', "{}", b"\xff\xfe"])
 def test_baseline_rejects_bad_bodies_with_400(baseline_table, client, body):
     response = post(client, body)
@@ -137,7 +137,7 @@ def test_baseline_rejects_bad_bodies_with_400(baseline_table, client, body):
     assert benchmark.baseline_row_count() == 0
 
 
-@pytest.mark.urls("organizing.benchmark")
+@pytest.mark.urls("bench.baseline")
 def test_baseline_truncates_long_payloads(baseline_table, client):
     assert post(client, json.dumps({"payload": "x" * 5000})).status_code == 201
     from django.db import connection
@@ -147,14 +147,14 @@ def test_baseline_truncates_long_payloads(baseline_table, client):
         assert cursor.fetchone()[0] == "x" * benchmark.PAYLOAD_MAX
 
 
-@pytest.mark.urls("organizing.benchmark")
+@pytest.mark.urls("bench.baseline")
 def test_baseline_only_accepts_post(baseline_table, client):
     response = client.get("/bench/insert")
     assert response.status_code == 405
     assert response["Allow"] == "POST"
 
 
-@pytest.mark.urls("organizing.benchmark")
+@pytest.mark.urls("bench.baseline")
 @pytest.mark.django_db
 def test_baseline_without_its_table_answers_503(client):
     response = post(client, json.dumps({"payload": "x"}))

@@ -560,7 +560,7 @@ def test_expired_event_reaches_clients(roles, channel):
 
 
 def test_full_asgi_stack_with_session_cookie_and_origin(roles, channel, client):
-    from organizing.asgi import application
+    from config.asgi import application
 
     client.force_login(roles.member)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()

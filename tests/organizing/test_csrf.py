@@ -1,4 +1,4 @@
-"""organizing.csrf: forms work under Referrer-Policy no-referrer, and the
+"""core.csrf: forms work under Referrer-Policy no-referrer, and the
 CSRF protection is not weakened by it."""
 
 import pytest
@@ -65,10 +65,8 @@ def test_a_foreign_origin_is_refused(member_client):
 
 
 def test_deploy_check_insists_on_our_csrf_middleware(settings):
-    from organizing.csrf import check_csrf_middleware
+    from core.csrf import check_csrf_middleware
 
     assert check_csrf_middleware(None) == []
-    settings.MIDDLEWARE = [
-        m for m in settings.MIDDLEWARE if m != "organizing.csrf.CsrfViewMiddleware"
-    ]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "core.csrf.CsrfViewMiddleware"]
     assert [e.id for e in check_csrf_middleware(None)] == ["organizing.E001"]

@@ -21,8 +21,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from core.logging import ScrubIPAddressesFilter, scrub
 from organizing import services
-from organizing.logging import ScrubIPAddressesFilter, scrub
 from organizing.mfa import totp_current_code
 from organizing.models import AuditEntry
 from tests.organizing.cache_contents import cache_entries
@@ -236,7 +236,7 @@ def test_scrub(text, expected):
 
 
 def test_views_see_only_a_placeholder_and_a_keyed_hash(rf, settings):
-    from organizing.middleware import PLACEHOLDER_ADDRESS, ForgetClientAddressMiddleware
+    from core.middleware import PLACEHOLDER_ADDRESS, ForgetClientAddressMiddleware
 
     seen = {}
 
@@ -266,7 +266,7 @@ def test_behind_a_proxy_the_configured_header_keys_the_client(rf, settings):
     keys, and the header is gone before any view sees it."""
     from django.http import HttpResponse
 
-    from organizing.middleware import ForgetClientAddressMiddleware, client_key_for
+    from core.middleware import ForgetClientAddressMiddleware, client_key_for
 
     settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
     seen = []

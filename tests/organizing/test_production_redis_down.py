@@ -101,7 +101,7 @@ def redis_down_stack(tmp_path):
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "organizing.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -139,12 +139,12 @@ def test_production_processes_with_redis_unreachable(redis_down_stack, tmp_path)
     assert invite_codes
     http_port, ws_port = free_port(), free_port()
     gunicorn = (
-        f"gunicorn organizing.wsgi:application --bind 127.0.0.1:{http_port}"
+        f"gunicorn config.wsgi:application --bind 127.0.0.1:{http_port}"
         " --workers 2 --worker-class sync"
     )
     stack.start("gunicorn", *gunicorn.split())
     uvicorn = (
-        f"uvicorn organizing.asgi:application --host 127.0.0.1 --port {ws_port} --no-access-log"
+        f"uvicorn config.asgi:application --host 127.0.0.1 --port {ws_port} --no-access-log"
         " --lifespan off --ws websockets-sansio --ws-per-message-deflate false"
     )
     stack.start("uvicorn", *uvicorn.split())

@@ -32,7 +32,7 @@ from django.core.cache import cache
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
 
-from organizing.celery import app as celery_app
+from config.celery import app as celery_app
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -139,7 +139,7 @@ def stack(tmp_path):
     }
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "organizing.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": database_url,
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": secrets.token_urlsafe(50),
@@ -211,16 +211,16 @@ def websocket_handshake(port: int, path: str) -> str:
 
 
 def test_gunicorn_uvicorn_celery_worker_and_beat(stack, tmp_path):
-    from organizing.celery import app
+    from config.celery import app
     from organizing.tasks import ping
 
     http_port, ws_port = free_port(), free_port()
     stack.start(
-        "gunicorn", "gunicorn", "organizing.wsgi:application",
+        "gunicorn", "gunicorn", "config.wsgi:application",
         "--bind", f"127.0.0.1:{http_port}", "--workers", "2", "--worker-class", "sync",
     )  # fmt: skip
     stack.start(
-        "uvicorn", "uvicorn", "organizing.asgi:application",
+        "uvicorn", "uvicorn", "config.asgi:application",
         "--host", "127.0.0.1", "--port", str(ws_port), "--no-access-log", "--lifespan", "off",
         "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
     )  # fmt: skip

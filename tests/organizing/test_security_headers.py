@@ -255,7 +255,7 @@ def test_public_pages_and_static_files_keep_their_caching(roles, client_for):
 
 def test_base_layout_sends_no_referrer(client, db):
     """The <meta> policy overrides the header for the document, so it must say
-    the same; forms still work through organizing.csrf (see test_csrf.py and
+    the same; forms still work through core.csrf (see test_csrf.py and
     the browser journeys)."""
     html = client.get("/").content.decode()
     policies = re.findall(r'<meta name="referrer" content="([^"]+)"', html)

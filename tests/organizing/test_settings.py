@@ -1,7 +1,7 @@
 """Settings from the environment: typed helpers, embedded vs production
 configuration, Celery options, the generated SECRET_KEY.
 
-Module-level settings are tested by importing organizing.settings in a fresh
+Module-level settings are tested by importing config.settings in a fresh
 Python process with a controlled environment and reading the values back as
 JSON: the test process's own settings are never touched.
 """
@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from organizing.settings import env_bool, env_int, env_list, env_str
+from config.settings import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 DUMP = """
 import json
-import organizing.settings as s
+import config.settings as s
 db = s.DATABASES["default"]
 print(json.dumps({
     "db_engine": db["ENGINE"],
@@ -70,7 +70,7 @@ print(json.dumps({
 
 
 def run_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """Import organizing.settings in a new process with only `env` (plus PATH
+    """Import config.settings in a new process with only `env` (plus PATH
     and a private DATA_DIR) in its environment."""
     environment = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": str(tmp_path / "data")}
     environment.update(env)

@@ -35,10 +35,10 @@ def check_csrf_middleware(app_configs, **kwargs):
     class: our subclass must be installed."""
     from django.conf import settings
 
-    if "organizing.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+    if "core.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
         return [
             Error(
-                "organizing.csrf.CsrfViewMiddleware is not in MIDDLEWARE.",
+                "core.csrf.CsrfViewMiddleware is not in MIDDLEWARE.",
                 hint="Forms and CSRF protection depend on it.",
                 id="organizing.E001",
             )

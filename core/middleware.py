@@ -13,11 +13,7 @@ import hmac
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth import middleware as auth_middleware
 from django.utils.encoding import force_bytes
-from django.utils.functional import SimpleLazyObject
-
-from organizing.mfa import mark_session_assurance
 
 # A reserved documentation address (RFC 5737), so code that insists on an
 # address gets a harmless one.
@@ -94,15 +90,3 @@ class SecurityHeadersMiddleware:
             elif made_for_a_signed_in_user(request):
                 response["Cache-Control"] = "private, no-store"
         return response
-
-
-class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
-    """Django's, and the user it gives carries what this session proved
-    (organizing.mfa): an organizer's powers need a second factor completed in
-    this session, not only an account that has one."""
-
-    def process_request(self, request):
-        super().process_request(request)
-        request.user = SimpleLazyObject(
-            lambda: mark_session_assurance(auth_middleware.get_user(request), request.session)
-        )

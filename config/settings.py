@@ -18,54 +18,9 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.env import env_bool, env_int, env_list, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-# --- tiny typed helpers for the environment ---------------------------------
-
-
-def env_str(name: str, default: str | None = None) -> str | None:
-    """A string from NAME, or from the file named by NAME_FILE (for secrets)."""
-    file_name = os.environ.get(f"{name}_FILE")
-    if file_name:
-        try:
-            return Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from exc
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = env_str(name)
-    if value is None:
-        return default
-    lowered = value.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true/false)")
-
-
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = env_str(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}")
-    return number
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = env_str(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 # --- paths and secrets -------------------------------------------------------
@@ -116,22 +71,23 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     # allauth.usersessions is deliberately NOT installed: it stores IP addresses.
+    "core",
     "organizing",
     "letters",
     "signatures",
 ]
 
 MIDDLEWARE = [
-    "organizing.middleware.ForgetClientAddressMiddleware",
+    "core.middleware.ForgetClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "organizing.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "organizing.csrf.CsrfViewMiddleware",
-    "organizing.middleware.AuthenticationMiddleware",
+    "core.csrf.CsrfViewMiddleware",
+    "organizing.mfa.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -139,9 +95,9 @@ MIDDLEWARE = [
     "organizing.unavailable.ServiceUnavailableMiddleware",
 ]
 
-ROOT_URLCONF = "organizing.urls"
-WSGI_APPLICATION = "organizing.wsgi.application"
-ASGI_APPLICATION = "organizing.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 AUTH_USER_MODEL = "organizing.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -157,7 +113,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
-                "organizing.context_processors.site",
+                "core.context_processors.site",
             ],
         },
     },
@@ -218,7 +174,7 @@ else:
 # ASGI every request runs Django in a thread of its own, with a database
 # connection of its own: on PostgreSQL a burst of requests held 96 of them and
 # the server refused everyone else. In production gunicorn serves HTTP, and the
-# websocket server refuses it without touching Django (organizing/asgi.py); the
+# websocket server refuses it without touching Django (config/asgi.py); the
 # consumers' database calls all run on one thread (channels'
 # database_sync_to_async), so each process holds at most one connection.
 ASGI_SERVES_HTTP = not DATABASE_URL
@@ -416,7 +372,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 X_FRAME_OPTIONS = "DENY"
 # No Referer at all, so invite links and unlisted letters' addresses never leak.
 # Browsers then post our own forms with "Origin: null" and no Referer;
-# organizing.csrf accepts Fetch Metadata (Sec-Fetch-Site: same-origin) in
+# core.csrf accepts Fetch Metadata (Sec-Fetch-Site: same-origin) in
 # their place, the CSRF token still required.
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -433,7 +389,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SERVE_HTTPS
 # Preloading is hard to undo, so operators opt in; the check is silenced
 # because not preloading is a deliberate default, not an oversight.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# W003 only recognises Django's own CSRF middleware; organizing.csrf replaces
+# W003 only recognises Django's own CSRF middleware; core.csrf replaces
 # it with a subclass and registers its own check (organizing.E001).
 SILENCED_SYSTEM_CHECKS = ["security.W021", "security.W003"]
 if env_bool("BEHIND_TLS_PROXY", False):
@@ -464,7 +420,7 @@ CONTENT_SECURITY_POLICY = {
 # --- privacy: no IP addresses anywhere -----------------------------------------
 
 # Keyed hashes of client addresses replace the addresses themselves (see
-# organizing.middleware); the key is derived from SECRET_KEY.
+# core.middleware); the key is derived from SECRET_KEY.
 CLIENT_KEY_SALT = "organizing.client-key"
 # Behind a reverse proxy every request comes from the proxy's address, so the
 # per-client rate limits would lump all clients together. Name the header the
@@ -475,7 +431,7 @@ CLIENT_ADDRESS_HEADER = env_str("CLIENT_ADDRESS_HEADER", "") or ""
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_ip": {"()": "organizing.logging.ScrubIPAddressesFilter"}},
+    "filters": {"scrub_ip": {"()": "core.logging.ScrubIPAddressesFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -512,7 +468,7 @@ ORGANIZING = {
 
 # --- benchmarks (bench/signing.py; never set in a deployment) -----------------------
 
-# Adds the baseline route /bench/insert (organizing.benchmark) and raises the
+# Adds the baseline route /bench/insert (bench/baseline.py) and raises the
 # per-address signing rate limits, which the benchmark's single client address
 # would otherwise hit at once. Raised rather than disabled, so the benchmark
 # still pays for the rate-limit counter like production does.

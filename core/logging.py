@@ -4,7 +4,7 @@ The middleware already hides client addresses from application code; this is
 the second line of defence for the servers and libraries that log on their
 own. Every process we run puts it on its handlers: Django's (settings.LOGGING,
 which uvicorn's logger also goes through), gunicorn's (gunicorn.conf.py) and
-Celery's (organizing/celery.py).
+Celery's (config/celery.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,20 @@
+"""The project's URLs: every app's, the accounts pages and the operators' admin."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("organizing.urls")),
+    path("", include("letters.urls")),
+    path("", include("signatures.urls")),
+    path("", include("signatures.export.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("operator/", admin.site.urls),
+]
+
+if settings.BENCHMARK_ROUTES:
+    # bench/signing.py's baseline; absent unless BENCHMARK_ROUTES=true.
+    from bench import baseline
+
+    urlpatterns += baseline.urlpatterns

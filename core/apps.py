@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Cross-cutting helpers with no models (middleware, CSRF, logging, ...).
+
+    An app only so that its system checks register and its templates and
+    template tags are found."""
+
+    name = "core"
+    verbose_name = "Core"
+
+    def ready(self):
+        from core import csrf  # noqa: F401 - registers its system check
