@@ -18,9 +18,13 @@ class Module:
 
 
 def project_packages() -> list[Path]:
-    """The repository's top-level packages (the project and its apps), not the tests."""
+    """The repository's top-level packages (the project and its apps): not the
+    tests, nor the benchmarks (bench/ is a package only so that config.urls
+    can add the baseline route when BENCHMARK_ROUTES is on)."""
     base = Path(settings.BASE_DIR)
-    return sorted(p.parent for p in base.glob("*/__init__.py") if p.parent.name != "tests")
+    return sorted(
+        p.parent for p in base.glob("*/__init__.py") if p.parent.name not in {"tests", "bench"}
+    )
 
 
 def project_modules() -> Iterator[Module]:
