@@ -141,7 +141,7 @@ def _database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         # Persistent connections: measured 1,373 req/s with vs 218 req/s without
-        # under gunicorn sync workers (NOTES.md), one per worker. The ASGI
+        # under gunicorn sync workers (docs/benchmarks.md), one per worker. The ASGI
         # server holds one per process too (ASGI_SERVES_HTTP below).
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
@@ -214,7 +214,7 @@ def redis_channel_layers(url: str) -> dict:
     """CHANNEL_LAYERS for a Redis at `url`."""
     return {
         "default": {
-            # The Pub/Sub layer measured fastest for fan-out (NOTES.md).
+            # The Pub/Sub layer measured fastest for fan-out (docs/benchmarks.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 # No socket_timeout: the subscriber connection waits for
@@ -283,7 +283,6 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 ACCOUNT_ADAPTER = "organizing.adapters.AccountAdapter"
-MFA_ADAPTER = "organizing.adapters.MFAAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]

@@ -1,7 +1,6 @@
-"""allauth adapters: rate limits without IP addresses."""
+"""allauth's account adapter: rate limits without IP addresses."""
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.mfa.adapter import DefaultMFAAdapter
 
 from core.middleware import client_key_for
 
@@ -13,6 +12,3 @@ class AccountAdapter(DefaultAccountAdapter):
         key = getattr(request, "client_key", None)
         return key or client_key_for(request.META.get("REMOTE_ADDR", ""))
 
-
-class MFAAdapter(DefaultMFAAdapter):
-    pass
