@@ -27,19 +27,15 @@ from organizing.decorators import organizer_required
 
 @require_GET
 def public(request, slug):
-    from signatures.selectors import letter_figures
-
     letter = selectors.published_letter(slug)
     if letter is None:
         raise Http404
-    figures = letter_figures(letter)
     return render(
         request,
         "letters/public.html",
         {
             "letter": letter,
             "body_html": render_markdown(letter.body),
-            "figures": figures,
             "og_url": request.build_absolute_uri(request.path),
             "og_image": request.build_absolute_uri(static("img/og-letter.png")),
         },

@@ -11,4 +11,3 @@ class AccountAdapter(DefaultAccountAdapter):
         # middleware computed; the address itself is never seen.
         key = getattr(request, "client_key", None)
         return key or client_key_for(request.META.get("REMOTE_ADDR", ""))
-

@@ -19,11 +19,10 @@ from organizing import services
 from organizing.decorators import member_required, organizer_required
 from organizing.forms import CampaignForm, InvitationForm, JoinForm, RoleForm
 from organizing.models import Campaign, Invitation, Membership, Role
-from organizing.selectors import campaign_public_letters, home_open_letters
 
 
 def home(request):
-    return render(request, "organizing/home.html", {"letters": home_open_letters()})
+    return render(request, "organizing/home.html")
 
 
 def healthz(request):
@@ -86,7 +85,6 @@ def _public_page(request, *, campaign, membership, status=200):
         {
             "campaign": campaign,
             "membership": membership,
-            "letters": campaign_public_letters(campaign),
         },
         status=status,
     )

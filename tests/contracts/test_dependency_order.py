@@ -22,8 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
-
 from tests.contracts.source import Module, project_modules
 
 # What each app may import (besides itself).
@@ -140,7 +138,6 @@ def test_the_check_finds_upward_imports_and_cycles():
     assert cycles(graph) == [["letters", "signatures"]]
 
 
-@pytest.mark.xfail(strict=True, reason="fails until the redesign (issue 14) lands")
 def test_no_upward_import_and_no_cycle_between_apps():
     graph, upward = app_imports(project_modules())
     problems = [f"upward import: {line}" for line in upward]
