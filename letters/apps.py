@@ -8,7 +8,6 @@ class LettersConfig(AppConfig):
 
     def ready(self):
         from letters.demo import seed_letters
-        from organizing.management.commands import seed_demo
+        from organizing.signals import demo_seeded
 
-        if seed_letters not in seed_demo.seed_hooks:
-            seed_demo.seed_hooks.append(seed_letters)
+        demo_seeded.connect(seed_letters, dispatch_uid="letters.demo")

@@ -6,7 +6,7 @@ class SignaturesConfig(AppConfig):
 
     def ready(self):
         from letters.signals import letter_opened
-        from organizing.management.commands.seed_demo import seed_hooks
+        from organizing.signals import demo_seeded
         from signatures.demo import seed_signatures_demo
         from signatures.services import on_letter_opened
 
@@ -14,5 +14,6 @@ class SignaturesConfig(AppConfig):
         from signatures.export.services import register_hooks
 
         register_hooks()  # receipt lookups of the petition export, and its Celery task
-        if seed_signatures_demo not in seed_hooks:
-            seed_hooks.append(seed_signatures_demo)
+        # After letters' receiver (apps are ready in INSTALLED_APPS order):
+        # the open demo letter must exist to get its issuer key.
+        demo_seeded.connect(seed_signatures_demo, dispatch_uid="signatures.demo")

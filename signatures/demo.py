@@ -14,7 +14,7 @@ DEMO_INVITE_BATCH = "demo"
 DEMO_INVITE_CODES = 5
 
 
-def seed_signatures_demo(*, campaign, accounts, stdout) -> None:
+def seed_signatures_demo(*, campaign, accounts, stdout, **kwargs) -> None:
     """Idempotent: attestations once, issuer keys for open letters, and a
     fresh batch of invite codes printed on each run (codes are stored as
     HMACs only, so earlier ones cannot be printed again)."""

@@ -13,20 +13,27 @@ from organizing.mfa import (
 )
 from organizing.models import Campaign, Membership, Role, User
 from organizing.services import audit_record, user_create_verified
+from organizing.signals import demo_seeded
 
 DEMO_SLUG = "demo"
 # Base32 secrets for the demo authenticators; demo data only.
 DEMO_ACCOUNTS = [
-    ("organizer@demo.invalid", "demo-organizer-pass", Role.ORGANIZER, "Ada (organizer)",
-     "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
-    ("delegate@demo.invalid", "demo-delegate-pass", Role.DELEGATE, "Grace (delegate)",
-     "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"),
+    (
+        "organizer@demo.invalid",
+        "demo-organizer-pass",
+        Role.ORGANIZER,
+        "Ada (organizer)",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    ),
+    (
+        "delegate@demo.invalid",
+        "demo-delegate-pass",
+        Role.DELEGATE,
+        "Grace (delegate)",
+        "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
+    ),
     ("member@demo.invalid", "demo-member-pass", Role.MEMBER, "Linus (member)", None),
-]  # fmt: skip
-
-# Other apps add their demo content here (letters, channels, ...): each hook is
-# called as hook(campaign=..., accounts={role: user}, stdout=...).
-seed_hooks: list = []
+]
 
 
 class Command(BaseCommand):
@@ -60,9 +67,10 @@ class Command(BaseCommand):
                 if secret:
                     totp_enable(user, secret)
                 Membership.objects.update_or_create(
-                    campaign=campaign, user=user, defaults={"role": role,
-                                                            "display_name": display_name}
-                )  # fmt: skip
+                    campaign=campaign,
+                    user=user,
+                    defaults={"role": role, "display_name": display_name},
+                )
                 # seed_demo runs on the server's command line (organizing.mfa).
                 accounts[role] = acting_from_command_line(user)
             if created:
@@ -73,8 +81,10 @@ class Command(BaseCommand):
                     obj=campaign,
                     summary="demo data",
                 )
-            for hook in seed_hooks:
-                hook(campaign=campaign, accounts=accounts, stdout=self.stdout)
+            # Other apps add their demo content (organizing.signals).
+            demo_seeded.send(
+                sender=self.__class__, campaign=campaign, accounts=accounts, stdout=self.stdout
+            )
 
         self.stdout.write(self.style.SUCCESS("Demo campaign ready: /c/demo/"))
         self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ with:")
