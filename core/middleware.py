@@ -8,26 +8,16 @@ store the address because nothing downstream ever receives it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.utils.encoding import force_bytes
+
+from core.crypto import client_key_for
 
 # A reserved documentation address (RFC 5737), so code that insists on an
 # address gets a harmless one.
 PLACEHOLDER_ADDRESS = "192.0.2.1"
 # The JSON API (signatures/urls.py): its answers are never stored.
 API_PATH_PREFIX = "/api/"
-
-
-def client_key_for(address: str) -> str:
-    """Keyed hash of an address: stable enough for rate limits, not reversible
-    without the server secret (the IPv4 space is small, so an unkeyed hash
-    would be)."""
-    key = force_bytes(settings.SECRET_KEY + settings.CLIENT_KEY_SALT)
-    return hmac.new(key, force_bytes(address), hashlib.sha256).hexdigest()[:32]
 
 
 class ForgetClientAddressMiddleware:

@@ -2,7 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 
-from core.middleware import client_key_for
+from core.crypto import client_key_for
 
 
 class AccountAdapter(DefaultAccountAdapter):

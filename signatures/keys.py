@@ -14,47 +14,17 @@ issuance and redemption paths never parse a key per request.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import threading
-from functools import cache
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 
+from core.crypto import derived_key
 from signatures import blindrsa
 
 NONCE_LEN = 12
-
-
-@cache
-def _derive(secret_key: str, label: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=b"organizing.signatures.v1",
-        info=label.encode(),
-    ).derive(secret_key.encode())
-
-
-def derived_key(label: str) -> bytes:
-    """A 32-byte key for one purpose, derived from settings.SECRET_KEY."""
-    return _derive(settings.SECRET_KEY, label)
-
-
-def keyed_hash(label: str, *parts: str | int) -> str:
-    """HMAC-SHA256 (hex) with the purpose key `label` over the parts.
-
-    Parts are length-prefixed so that ("1", "23") and ("12", "3") differ.
-    """
-    message = b"".join(
-        len(p).to_bytes(4, "big") + p for p in (str(part).encode() for part in parts)
-    )
-    return hmac.new(derived_key(label), message, hashlib.sha256).hexdigest()
 
 
 # --- issuer keys at rest ------------------------------------------------------

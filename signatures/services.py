@@ -38,6 +38,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.crypto import keyed_hash
 from letters.models import Letter, LetterState
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
@@ -301,7 +302,7 @@ def email_normalize(raw) -> tuple[str, str]:
 def identity_hmac(letter_id: int, identity: str) -> str:
     """HMAC of a normalized identity ("email:…", "invite:…", "account:…") for
     one letter: unique per letter, useless for joining across letters."""
-    return keys.keyed_hash("identity", letter_id, identity)
+    return keyed_hash("identity", letter_id, identity)
 
 
 def email_send_limit_key(letter_id: int, address: str) -> str:
@@ -309,11 +310,11 @@ def email_send_limit_key(letter_id: int, address: str) -> str:
     not the identity HMAC. That one is stored in issuance and email-code
     rows, and a cache key holding it, with an expiry to the second, would
     tell when the person behind a row asked for a code."""
-    return keys.keyed_hash("email-send-limit", letter_id, address)
+    return keyed_hash("email-send-limit", letter_id, address)
 
 
 def _code_hmac(letter_id: int, email_hmac: str, code: str) -> str:
-    return keys.keyed_hash("email-code", letter_id, email_hmac, code)
+    return keyed_hash("email-code", letter_id, email_hmac, code)
 
 
 def invite_code_normalize(raw) -> str:
@@ -327,7 +328,7 @@ def invite_code_normalize(raw) -> str:
 
 
 def invite_code_hmac(normalized: str) -> str:
-    return keys.keyed_hash("invite-code", normalized)
+    return keyed_hash("invite-code", normalized)
 
 
 # --- rate limits -----------------------------------------------------------------

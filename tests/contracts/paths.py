@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from config.celery import app as celery_app
 from config.routing import websocket_urlpatterns
-from core.middleware import client_key_for
+from core.crypto import client_key_for
 from letters.models import LetterState
 from letters.services import compute_text_hash
 from organizing import consumers as channel_consumers

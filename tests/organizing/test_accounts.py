@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from core.middleware import client_key_for
+from core.crypto import client_key_for
 from organizing.mfa import totp_current_code
 from organizing.models import User
 from tests.conftest import TEST_TOTP_SECRET, make_user

@@ -266,7 +266,8 @@ def test_behind_a_proxy_the_configured_header_keys_the_client(rf, settings):
     keys, and the header is gone before any view sees it."""
     from django.http import HttpResponse
 
-    from core.middleware import ForgetClientAddressMiddleware, client_key_for
+    from core.crypto import client_key_for
+    from core.middleware import ForgetClientAddressMiddleware
 
     settings.CLIENT_ADDRESS_HEADER = "X-Real-IP"
     seen = []
