@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last: Redis (or the broker) unreachable -> 503, through every middleware above.
-    "organizing.unavailable.ServiceUnavailableMiddleware",
+    "core.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -187,7 +187,7 @@ if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
 
 # Redis is a cache, a channel layer and a broker, never the source of truth:
 # when it is unreachable, requests that need it answer 503 at once
-# (organizing.unavailable; docs/operations.md, "When Redis is down"), so a
+# (core.unavailable; docs/operations.md, "When Redis is down"), so a
 # connection attempt must give up quickly instead of holding a worker.
 REDIS_CONNECT_TIMEOUT_SECONDS = 1
 # Every cache command is one small key (counters, figures): a Redis that

@@ -11,4 +11,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from core import csrf  # noqa: F401 - registers its system check
+        from core import checks, csrf  # noqa: F401 - they register system checks

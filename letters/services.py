@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core.db import insert_unless_conflicting
 from letters.models import (
     MAX_BODY_CHARS,
     MAX_COMMENT_CHARS,
@@ -38,7 +39,6 @@ from letters.models import (
     new_unlisted_token,
 )
 from letters.signals import letter_opened
-from organizing.db import insert_unless_conflicting
 from organizing.models import Role
 from organizing.services import audit_record, require_organizer, require_role
 

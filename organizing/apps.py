@@ -17,7 +17,7 @@ class OrganizingConfig(AppConfig):
     def ready(self):
         from allauth.mfa import signals as mfa_signals
 
-        from organizing import channel_services, checks, mfa, services  # noqa: F401 (checks)
+        from organizing import channel_services, mfa, services
 
         # Setting up a second factor completes it for the session doing so.
         mfa_signals.authenticator_added.connect(

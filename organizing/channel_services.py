@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.translation import gettext as _
 
-from organizing.db import insert_unless_conflicting
+from core.db import insert_unless_conflicting
 from organizing.models import (
     PRIVILEGED_ROLES,
     Campaign,

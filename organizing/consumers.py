@@ -19,12 +19,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
+from core.unavailable import REDIS_DOWN
 from organizing import channel_fanout as fanout
 from organizing import channel_presence as presence
 from organizing import channel_services as svc
 from organizing.mfa import mark_session_assurance
 from organizing.models import DiscussionChannel
-from organizing.unavailable import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from organizing.db import insert_unless_conflicting
+from core.db import insert_unless_conflicting
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
     PRIVILEGED_ROLES,

@@ -11,7 +11,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count
 
-from organizing.unavailable import REDIS_DOWN
+from core.unavailable import REDIS_DOWN
 from signatures.models import Issuance, Signature
 
 logger = logging.getLogger(__name__)

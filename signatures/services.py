@@ -39,10 +39,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.crypto import keyed_hash
+from core.unavailable import REDIS_DOWN
 from letters.models import Letter, LetterState
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
-from organizing.unavailable import REDIS_DOWN
 from signatures import blindrsa, keys
 from signatures.guarded_insert import (
     insert_row,

@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.db import insert_unless_conflicting
+from core.unavailable import BROKER_DOWN, ServiceUnavailable
 from letters.models import Letter, LetterState
-from organizing.db import insert_unless_conflicting
 from organizing.models import Campaign, Membership, Role
 from organizing.services import audit_record, require_organizer, require_role
-from organizing.unavailable import BROKER_DOWN, ServiceUnavailable
 from signatures.export import openpgp, render
 from signatures.export.manifest import Manifest, build_manifest, manifest_ids
 from signatures.export.models import (

@@ -1,5 +1,5 @@
 """Two delegates starting one export, or one delegate uploading a key twice,
-at once: no unique violation in PostgreSQL's log (organizing.db,
+at once: no unique violation in PostgreSQL's log (core.db,
 tests/organizing/postgres_log.py)."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""organizing.db.insert_unless_conflicting, on SQLite and PostgreSQL."""
+"""core.db.insert_unless_conflicting, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from organizing.db import insert_unless_conflicting
+from core.db import insert_unless_conflicting
 from organizing.models import Membership
 from tests.conftest import make_user
 

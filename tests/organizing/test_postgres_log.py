@@ -1,5 +1,5 @@
 """Two requests racing to create one row leave no unique violation in
-PostgreSQL's log (organizing.db): joining a campaign, registering a device
+PostgreSQL's log (core.db): joining a campaign, registering a device
 key, wrapping a channel key, naming a letter.
 
 Each race is staged: the other request's row is inserted but not committed
