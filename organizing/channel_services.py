@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.translation import gettext as _
 
+from core import text
 from core.db import insert_unless_conflicting
 from organizing.models import (
     PRIVILEGED_ROLES,
@@ -201,6 +202,11 @@ def fingerprint_of(raw_public_key: bytes) -> str:
 # --- channels (organizers) --------------------------------------------------------
 
 
+def channel_name_clean(value) -> str:
+    """Under the rule for every name shown to others (core.text)."""
+    return text.clean_text(value, field=_("Channel name"), max_len=80, required=True)
+
+
 @transaction.atomic
 def channel_create(
     *,
@@ -211,9 +217,7 @@ def channel_create(
     retention_days: int = Retention.FOREVER,
 ) -> DiscussionChannel:
     require_organizer(user=actor, campaign=campaign)
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise ValidationError(_("A channel name has 1 to 80 characters."))
+    name = channel_name_clean(name)
     if DiscussionChannel.objects.filter(campaign=campaign, name=name).exists():
         raise ValidationError(_("This campaign already has a channel with that name."))
     channel = DiscussionChannel.objects.create(
@@ -248,9 +252,7 @@ def channel_update(
     channel = DiscussionChannel.objects.select_for_update().get(pk=channel.pk)
     changed = []
     if name is not None:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise ValidationError(_("A channel name has 1 to 80 characters."))
+        name = channel_name_clean(name)
         if (
             name != channel.name
             and DiscussionChannel.objects.filter(campaign=channel.campaign, name=name).exists()

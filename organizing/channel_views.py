@@ -12,13 +12,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.text import CleanTextField
 from organizing import channel_services as svc
 from organizing.decorators import member_required, organizer_required
 from organizing.models import DiscussionChannel, Retention, Role
 
 
 class ChannelForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
+    name = CleanTextField(label=gettext_lazy("Name"), max_length=80)
     allowed_roles = forms.MultipleChoiceField(
         label=gettext_lazy("Who may join"),
         choices=Role.choices,

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.text import CleanTextField
 from organizing.models import Campaign, Role
 
 
@@ -20,6 +21,8 @@ class CampaignForm(forms.ModelForm):
         fields = ["name", "slug", "employer_name", "description", "allowed_domains",
                   "k_threshold", "approval_quorum"]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        # Shown to everyone: the rule for names (core.text).
+        field_classes = {"name": CleanTextField, "employer_name": CleanTextField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,7 +47,7 @@ class InvitationForm(forms.Form):
 
 
 class JoinForm(forms.Form):
-    display_name = forms.CharField(
+    display_name = CleanTextField(
         label=_("Display name"),
         max_length=60,
         required=False,

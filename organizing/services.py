@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import text
 from core.db import insert_unless_conflicting
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
@@ -173,7 +174,7 @@ def campaign_create(
         campaign=campaign,
         user=creator,
         role=Role.ORGANIZER,
-        display_name=display_name or default_display_name(creator),
+        display_name=display_name_clean(display_name) or default_display_name(creator),
     )
     audit_record(campaign=campaign, actor=creator, action="campaign.create", obj=campaign)
     return campaign
@@ -203,6 +204,17 @@ def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
             summary=_("Changed: %(fields)s") % {"fields": ", ".join(changed)},
         )
     return campaign
+
+
+DISPLAY_NAME_MAX = 60
+
+
+def display_name_clean(value, *, required: bool = False) -> str:
+    """A display name under the rule for every name shown to others
+    (core.text): no control or bidirectional characters."""
+    return text.clean_text(
+        value, field=_("Display name"), max_len=DISPLAY_NAME_MAX, required=required
+    )
 
 
 def default_display_name(user) -> str:
@@ -294,7 +306,7 @@ def invitation_accept(*, user, token: str, display_name: str = "") -> Membership
     invitation = invitation_for_token(token)
     if invitation is None:
         raise InvitationUnusable(_("This invitation link is not valid."))
-    display_name = (display_name or "").strip()[:60] or default_display_name(user)
+    display_name = display_name_clean(display_name) or default_display_name(user)
     with transaction.atomic():
         existing = membership_for(user=user, campaign=invitation.campaign)
         if existing is not None:
@@ -397,10 +409,7 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
 
 
 def membership_rename(*, membership: Membership, display_name: str) -> Membership:
-    display_name = display_name.strip()
-    if not display_name or len(display_name) > 60:
-        raise ValidationError(_("A display name has 1 to 60 characters."))
-    membership.display_name = display_name
+    membership.display_name = display_name_clean(display_name, required=True)
     membership.save(update_fields=["display_name"])
     return membership
 

@@ -38,6 +38,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import text
 from core.crypto import keyed_hash
 from core.unavailable import REDIS_DOWN
 from letters.models import Letter, LetterState
@@ -178,41 +179,17 @@ def sha256_hex(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Bidirectional overrides can make a name read differently from what it is.
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def clean_text(
     value, *, field: str, max_len: int, required: bool = False, multiline: bool = False
 ) -> str:
-    """NFC-normalized, stripped text with no control characters, or BadRequest."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise BadRequest(_("“%(field)s” must be text.") % {"field": field})
-    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
-    # isprintable() is False for every character refused below (and for more,
-    # such as zero-width joiners, which are allowed): a C scan that spares
-    # most text the look at each character in Python.
-    if not (text.replace("\n", "") if multiline else text).isprintable():
-        _refuse_invisible_characters(text, field=field, multiline=multiline)
-    if required and not text:
-        raise BadRequest(_("“%(field)s” is required.") % {"field": field})
-    if len(text) > max_len:
-        raise BadRequest(
-            _("“%(field)s” is longer than %(max)d characters.") % {"field": field, "max": max_len}
+    """core.text.clean_text (the one rule for names shown to others),
+    refusing with BadRequest."""
+    try:
+        return text.clean_text(
+            value, field=field, max_len=max_len, required=required, multiline=multiline
         )
-    return text
-
-
-def _refuse_invisible_characters(text: str, *, field: str, multiline: bool) -> None:
-    for char in text:
-        if multiline and char == "\n":
-            continue
-        if unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn") or char in _BIDI_CONTROLS:
-            raise BadRequest(
-                _("“%(field)s” contains a control or invisible character.") % {"field": field}
-            )
+    except ValidationError as exc:
+        raise BadRequest(exc.messages[0]) from None
 
 
 # --- issuer keys -------------------------------------------------------------------
