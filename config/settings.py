@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "core.middleware.RefuseUnreadableInputMiddleware",
     # Last: Redis (or the broker) unreachable -> 503, through every middleware above.
     "core.unavailable.ServiceUnavailableMiddleware",
 ]

@@ -13,6 +13,12 @@ urlpatterns = [
     path("operator/", admin.site.urls),
 ]
 
+# JSON under /api/, pages elsewhere; none of them reads the request body.
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"
+
 if settings.BENCHMARK_ROUTES:
     # bench/signing.py's baseline; absent unless BENCHMARK_ROUTES=true.
     from bench import baseline

@@ -1,5 +1,6 @@
-"""Middleware that keeps client IP addresses out of everything we run, and
-the security and caching headers of every response.
+"""Middleware that keeps client IP addresses out of everything we run, the
+security and caching headers of every response, and the rule for input
+(core.text) before any view.
 
 The address is replaced, before any other code sees the request, by a keyed
 hash (`request.client_key`). Rate limits key on that hash; nothing can log or
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.utils.translation import gettext as _
 
+from core import text
 from core.crypto import client_key_for
 
 # A reserved documentation address (RFC 5737), so code that insists on an
@@ -80,3 +83,33 @@ class SecurityHeadersMiddleware:
             elif made_for_a_signed_in_user(request):
                 response["Cache-Control"] = "private, no-store"
         return response
+
+
+class RefuseUnreadableInputMiddleware:
+    """core.text's rule for query parameters and form fields, before any
+    view, form, filter or query sees them: a clear 400 (InputRefused), never
+    a NUL reaching the database (PostgreSQL refuses it: a 500).
+
+    Query parameters are short single-line values (keys, fingerprints, page
+    numbers, filters, searches): no control or invisible character at all.
+    Form fields may hold lines and tabs (a letter's text); the fields that
+    show names to others refuse the rest themselves (core.text).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name, values in request.GET.lists():
+            if text.has_invisible_characters(name):
+                raise text.InputRefused(text.invisible_message(_("a parameter name")))
+            if any(text.has_invisible_characters(value) for value in values):
+                raise text.InputRefused(text.invisible_message(name))
+        # Reading POST parses form bodies only (JSON is left to its view); a
+        # malformed body raises here, and Django answers 400.
+        for name, values in request.POST.lists():
+            if text.unstorable(name):
+                raise text.InputRefused(text.unstorable_message(_("a field name")))
+            if any(text.unstorable(value) for value in values):
+                raise text.InputRefused(text.unstorable_message(name))
+        return self.get_response(request)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import wraps
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -19,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from core import text
 from letters.models import Letter, LetterState
 from signatures import services
 from signatures.models import Attestation, IssuerKey
@@ -78,6 +80,14 @@ def json_body(request) -> dict:
         raise BadRequest(_("The request body must be a JSON object.")) from None
     if not isinstance(data, dict):
         raise BadRequest(_("The request body must be a JSON object."))
+    # A NUL or a lone surrogate can only arrive as a \u escape: strict UTF-8
+    # refuses encoded surrogates and JSON refuses raw control characters. Most
+    # bodies have no escape at all and skip the walk.
+    if b"\\u" in raw:
+        try:
+            text.refuse_unstorable_json(data)
+        except ValidationError as exc:
+            raise BadRequest(exc.messages[0]) from None
     return data
 
 
