@@ -15,7 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from config.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import no_route, websocket_urlpatterns  # noqa: E402
 from organizing.channel_fanout import DirectSendMiddleware  # noqa: E402
 
 
@@ -54,7 +54,9 @@ application = ProtocolTypeRouter(
             else plain_http_refused
         ),
         "websocket": DirectSendMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, no_route]))
+            )
         ),
     }
 )

@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
+from core import text
 from core.unavailable import REDIS_DOWN
 from organizing import channel_fanout as fanout
 from organizing import channel_presence as presence
@@ -217,8 +218,16 @@ class ChannelConsumer(AsyncWebsocketConsumer):
                 frame = json.loads(text_data)
             except ValueError:
                 raise svc.ChannelError(_("The frame is not JSON."), "bad_json")
+            except RecursionError:
+                # Arrays nested a thousand deep fit in a frame; the parser
+                # gives up on them, and so does the frame.
+                raise svc.ChannelError(_("The frame is nested too deeply."), "bad_json")
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise svc.ChannelError(_("A frame is an object with a type."), "bad_frame")
+            try:
+                text.refuse_unstorable_json(frame)
+            except ValidationError as exc:
+                raise svc.ChannelError(exc.messages[0], "bad_field") from None
             ref = frame.get("ref") if isinstance(frame.get("ref"), (str, int)) else None
             kind = frame["type"]
             handler = self.HANDLERS.get(kind)
@@ -515,3 +524,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         else:
             await self._error("removed", _("You are no longer a member of this campaign."))
         await self.close(code=CLOSE_FORBIDDEN)
+
+
+class NoRouteConsumer(AsyncWebsocketConsumer):
+    """Every websocket path without a route (config.routing.no_route):
+    the handshake is refused, which servers answer with HTTP 403, instead of
+    the router raising (a 500 and a traceback)."""
+
+    async def connect(self):
+        await self.close()
