@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core import text as text_rule
 from core.db import insert_unless_conflicting
 from letters.models import (
     MAX_BODY_CHARS,
@@ -127,6 +128,12 @@ def clean_text(*, title, summary, body, demands) -> dict:
         "demands": normalize_demands(demands),
     }
     errors: dict[str, list[str]] = {}
+    # Shown to everyone: the rule for names (core.text).
+    labels = {"title": _("Title"), "summary": _("Summary"), "demands": _("Demands")}
+    for name, label in labels.items():
+        lines = text[name] if name == "demands" else [text[name]]
+        if any(text_rule.has_invisible_characters(line) for line in lines):
+            errors.setdefault(name, []).append(text_rule.invisible_message(label))
     if not text["title"]:
         errors.setdefault("title", []).append(_("A letter needs a title."))
     if len(text["title"]) > MAX_TITLE_CHARS:
