@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.organizing.channels_servers import Server, manage, seed, server_env  # noqa: E402
+from tests.discussions.servers import Server, manage, seed, server_env  # noqa: E402
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/organizing_bench_channels"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/5"

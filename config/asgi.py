@@ -16,7 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import no_route, websocket_urlpatterns  # noqa: E402
-from organizing.channel_fanout import DirectSendMiddleware  # noqa: E402
+from discussions.fanout import DirectSendMiddleware  # noqa: E402
 
 
 async def plain_http_refused(scope, receive, send):

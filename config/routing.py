@@ -1,11 +1,12 @@
-"""Websocket routes (served by the ASGI server under /ws/)."""
+"""The project's websocket routes (served by the ASGI server under /ws/): every app's."""
 
-from django.urls import path, re_path
+from django.urls import re_path
 
-from organizing.consumers import ChannelConsumer, NoRouteConsumer
+from discussions import routing as discussions_routing
+from discussions.consumers import NoRouteConsumer
 
 websocket_urlpatterns: list = [
-    path("ws/channels/<int:channel_id>/", ChannelConsumer.as_asgi()),
+    *discussions_routing.websocket_urlpatterns,
 ]
 
 # After the routes (config.asgi): any other path is refused at the handshake.

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     # allauth.usersessions is deliberately NOT installed: it stores IP addresses.
     "core",
     "organizing",
+    "discussions",
     "letters",
     "signatures",
 ]
@@ -271,7 +272,8 @@ CELERY_BEAT_SCHEDULE["signatures-purge-expired-email-codes"] = {
     "task": "signatures.purge_expired_email_codes",
     "schedule": 300.0,
 }
-# discussion channels: delete messages past their channel's retention.
+# discussions: delete messages past their channel's retention (the task keeps
+# the name it had before the discussions app existed).
 CELERY_BEAT_SCHEDULE["channels-delete-expired"] = {
     "task": "organizing.delete_expired_messages",
     "schedule": 600.0,

@@ -4,8 +4,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from discussions import urls as discussions_urls
+from organizing import urls as organizing_urls
+
 urlpatterns = [
-    path("", include("organizing.urls")),
+    # The discussion channels' pages keep the names they had when they were
+    # organizing's (organizing:channel_list, ...): one namespace for both.
+    path("", include((organizing_urls.urlpatterns + discussions_urls.urlpatterns, "organizing"))),
     path("", include("letters.urls")),
     path("", include("signatures.urls")),
     path("", include("signatures.export.urls")),

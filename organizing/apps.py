@@ -17,17 +17,11 @@ class OrganizingConfig(AppConfig):
     def ready(self):
         from allauth.mfa import signals as mfa_signals
 
-        from organizing import channel_services, mfa, services
+        from organizing import mfa, services
 
         # Setting up a second factor completes it for the session doing so.
         mfa_signals.authenticator_added.connect(
             mfa.on_authenticator_added, dispatch_uid="organizing.mfa.authenticator_added"
-        )
-
-        # An organizer who removes their last second factor loses their sockets.
-        mfa_signals.authenticator_removed.connect(
-            channel_services.on_authenticator_removed,
-            dispatch_uid="organizing.channels.authenticator_removed",
         )
 
         # Login times are kept to the day: replace Django's receiver, which
@@ -35,15 +29,3 @@ class OrganizingConfig(AppConfig):
         # this app, has connected it by now).
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(services.on_user_logged_in, dispatch_uid="organizing_login_day")
-
-        # Removing a member rotates the keys of the channels they could read.
-        if channel_services.on_membership_removed not in services.membership_removed_hooks:
-            services.membership_removed_hooks.append(channel_services.on_membership_removed)
-        # So does losing, through a role change, the right to join a channel.
-        if (
-            channel_services.on_membership_role_changed
-            not in services.membership_role_changed_hooks
-        ):
-            services.membership_role_changed_hooks.append(
-                channel_services.on_membership_role_changed
-            )

@@ -11,12 +11,3 @@ def ping(nonce: str) -> str:
     that a worker really ran it (tests/organizing/test_production_run.py)."""
     cache.set(f"ping:{nonce[:64]}", "pong", 60)
     return "pong"
-
-
-@shared_task(name="organizing.delete_expired_messages")
-def delete_expired_messages() -> int:
-    """Periodic (CELERY_BEAT_SCHEDULE): delete channel messages older than
-    their channel's retention; connected clients are told to drop them."""
-    from organizing.channel_services import messages_delete_expired
-
-    return messages_delete_expired()

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from organizing import channel_views, views
+from organizing import views
 
 campaign_patterns = [
     path("", views.campaign_page, name="campaign"),
@@ -18,20 +18,6 @@ campaign_patterns = [
     path("members/<int:membership_id>/remove/", views.membership_remove, name="member_remove"),
     path("members/<int:membership_id>/role/", views.membership_role, name="member_role"),
     path("me/name/", views.membership_rename, name="member_rename"),
-    # encrypted discussion channels
-    path("channels/", channel_views.channel_list, name="channel_list"),
-    path("channels/new/", channel_views.channel_create, name="channel_create"),
-    path("channels/<int:channel_id>/", channel_views.channel_room, name="channel_room"),
-    path(
-        "channels/<int:channel_id>/settings/",
-        channel_views.channel_settings,
-        name="channel_settings",
-    ),
-    path(
-        "channels/<int:channel_id>/archive/",
-        channel_views.channel_archive,
-        name="channel_archive",
-    ),
 ]
 
 app_name = "organizing"

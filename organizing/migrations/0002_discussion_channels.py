@@ -2,8 +2,18 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.utils import timezone
 
-import organizing.models.channels
+
+# The defaults of the channel models when this migration was written, copied
+# here when the models moved to the discussions app (organizing/migrations/0004):
+# organizing does not import discussions, and a later move cannot break this file.
+def hour_now():
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
+def all_roles():
+    return ["organizer", "delegate", "member"]
 
 
 class Migration(migrations.Migration):
@@ -25,7 +35,7 @@ class Migration(migrations.Migration):
                 (
                     "allowed_roles",
                     models.JSONField(
-                        default=organizing.models.channels.all_roles, verbose_name="who may join"
+                        default=all_roles, verbose_name="who may join"
                     ),
                 ),
                 (
@@ -39,7 +49,7 @@ class Migration(migrations.Migration):
                 ("current_epoch", models.PositiveIntegerField(default=1)),
                 ("last_seq", models.PositiveBigIntegerField(default=0)),
                 ("archived_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=organizing.models.channels.hour_now)),
+                ("created_at", models.DateTimeField(default=hour_now)),
                 (
                     "campaign",
                     models.ForeignKey(
@@ -64,7 +74,7 @@ class Migration(migrations.Migration):
                 ),
                 ("public_key", models.CharField(max_length=120)),
                 ("fingerprint", models.CharField(max_length=64)),
-                ("created_at", models.DateTimeField(default=organizing.models.channels.hour_now)),
+                ("created_at", models.DateTimeField(default=hour_now)),
                 (
                     "membership",
                     models.ForeignKey(
@@ -86,7 +96,7 @@ class Migration(migrations.Migration):
                 ),
                 ("number", models.PositiveIntegerField()),
                 ("established_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=organizing.models.channels.hour_now)),
+                ("created_at", models.DateTimeField(default=hour_now)),
                 (
                     "channel",
                     models.ForeignKey(
@@ -123,7 +133,7 @@ class Migration(migrations.Migration):
                 (
                     "created_hour",
                     models.DateTimeField(
-                        db_index=True, default=organizing.models.channels.hour_now
+                        db_index=True, default=hour_now
                     ),
                 ),
                 ("edited", models.BooleanField(default=False)),
@@ -165,7 +175,7 @@ class Migration(migrations.Migration):
                 ("wrapper_fingerprint", models.CharField(max_length=64)),
                 ("wrapped", models.CharField(max_length=80)),
                 ("salt", models.CharField(max_length=44)),
-                ("created_at", models.DateTimeField(default=organizing.models.channels.hour_now)),
+                ("created_at", models.DateTimeField(default=hour_now)),
                 (
                     "channel",
                     models.ForeignKey(

@@ -10,14 +10,6 @@ from organizing.models.campaigns import (
     User,
     UserManager,
 )
-from organizing.models.channels import (
-    ChannelKeyEpoch,
-    DiscussionChannel,
-    MemberDeviceKey,
-    Message,
-    Retention,
-    WrappedKey,
-)
 
 __all__ = [
     "PRIVILEGED_ROLES",
@@ -28,10 +20,4 @@ __all__ = [
     "Role",
     "User",
     "UserManager",
-    "ChannelKeyEpoch",
-    "DiscussionChannel",
-    "MemberDeviceKey",
-    "Message",
-    "Retention",
-    "WrappedKey",
 ]

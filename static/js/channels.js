@@ -1,5 +1,5 @@
 /*
- * End-to-end encrypted discussion channel (templates/organizing/channels/room.html).
+ * End-to-end encrypted discussion channel (templates/discussions/room.html).
  *
  * Crypto (WebCrypto only, nothing leaves the browser unencrypted):
  * - Each browser has one ECDH P-256 key pair; the private key is generated

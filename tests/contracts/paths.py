@@ -12,10 +12,10 @@ from __future__ import annotations
 from config.celery import app as celery_app
 from config.routing import websocket_urlpatterns
 from core.crypto import client_key_for
+from discussions import consumers as channel_consumers
+from discussions.services import channel_group, fingerprint_of, membership_group
 from letters.models import LetterState
 from letters.services import compute_text_hash
-from organizing import consumers as channel_consumers
-from organizing.channel_services import channel_group, fingerprint_of, membership_group
 from organizing.models import Invitation, Role
 from signatures.export.models import CampaignKey, Export
 from signatures.export.services import _passphrase as openpgp_passphrase

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.organizing.channels_servers import Server, manage, seed, server_env
+from tests.discussions.servers import Server, manage, seed, server_env
 
 # Everything the removed member's browser holds (its IndexedDB channel keys),
 # tried against a ciphertext with every epoch's associated data.

@@ -17,15 +17,16 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from discussions import services as svc
+from discussions.consumers import CLOSE_BAD_CLIENT, MAX_BAD_FRAMES
+from discussions.models import DiscussionChannel
 from letters import services as letter_services
-from organizing import channel_services as svc
-from organizing.consumers import CLOSE_BAD_CLIENT, MAX_BAD_FRAMES
-from organizing.models import DiscussionChannel, Invitation, Membership, Role
+from organizing.models import Invitation, Membership, Role
 from organizing.services import invitation_create
 from signatures.models import InviteCode
 from signatures.services import b64url_encode, invite_codes_create
 from tests.conftest import make_user
-from tests.organizing.channels_helpers import closed_with, connect, receive_type
+from tests.discussions.helpers import closed_with, connect, receive_type
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient
 

@@ -40,9 +40,9 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern
 
+from discussions import services as channel_services
+from discussions.consumers import ChannelConsumer
 from letters import services as letter_services
-from organizing import channel_services
-from organizing.consumers import ChannelConsumer
 from organizing.models import Membership, Role
 from organizing.services import invitation_create
 from signatures.export.models import Export

@@ -20,20 +20,21 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from organizing import channel_services
-from organizing.consumers import CLOSE_FORBIDDEN
+from discussions import services as channel_services
+from discussions.consumers import CLOSE_FORBIDDEN
+from discussions.models import Message
 from organizing.mfa import totp_current_code, totp_enable
-from organizing.models import AuditEntry, Invitation, Membership, Message, Role, User
+from organizing.models import AuditEntry, Invitation, Membership, Role, User
 from signatures.models import InviteCode
 from tests.conftest import TEST_TOTP_SECRET
-from tests.factories import MembershipFactory
-from tests.organizing.channels_helpers import (
+from tests.discussions.helpers import (
     ROUTER,
     closed_with,
     connect,
     fake_ciphertext,
     receive_type,
 )
+from tests.factories import MembershipFactory
 from tests.sessions import login_with_mfa
 
 PASSWORD = "correct horse battery"

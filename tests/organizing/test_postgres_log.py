@@ -12,12 +12,14 @@ import base64
 
 import pytest
 
+from discussions import services as channel_services
+from discussions.models import MemberDeviceKey, WrappedKey
 from letters.models import Letter
 from letters.services import letter_create
-from organizing import channel_services, services
-from organizing.models import MemberDeviceKey, Membership, Role, WrappedKey
+from organizing import services
+from organizing.models import Membership, Role
 from tests.conftest import make_user
-from tests.organizing.channels_helpers import b64, device_key
+from tests.discussions.helpers import b64, device_key
 from tests.organizing.postgres_log import ServerLog, race_with_uncommitted_row
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

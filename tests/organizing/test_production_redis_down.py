@@ -26,7 +26,7 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as websocket_connect
 
-from organizing.consumers import CLOSE_UNAVAILABLE
+from discussions.consumers import CLOSE_UNAVAILABLE
 from tests.organizing.test_production_run import (
     BASE_DIR,
     Stack,

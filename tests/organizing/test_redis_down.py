@@ -15,11 +15,12 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import reverse
 
-from organizing import channel_services as svc
-from organizing.consumers import CLOSE_UNAVAILABLE
-from organizing.models import DiscussionChannel, User
+from discussions import services as svc
+from discussions.consumers import CLOSE_UNAVAILABLE
+from discussions.models import DiscussionChannel
+from organizing.models import User
 from tests.conftest import make_user
-from tests.organizing.channels_helpers import refused
+from tests.discussions.helpers import refused
 
 
 def assert_unavailable_page(response) -> None:

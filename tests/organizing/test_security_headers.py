@@ -14,8 +14,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from discussions import services as channel_services
 from letters.models import LetterState
-from organizing import channel_services, services
+from organizing import services
 from tests.conftest import TEST_TOTP_SECRET
 from tests.export.factories import make_letter
 

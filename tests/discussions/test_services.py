@@ -9,11 +9,12 @@ from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from organizing import channel_services as svc
+from discussions import services as svc
+from discussions.models import ChannelKeyEpoch, Message, WrappedKey
+from discussions.tasks import delete_expired_messages
 from organizing import services
-from organizing.models import ChannelKeyEpoch, Membership, Message, Role, WrappedKey
-from organizing.tasks import delete_expired_messages
-from tests.organizing.channels_helpers import b64, device_key, fake_ciphertext
+from organizing.models import Membership, Role
+from tests.discussions.helpers import b64, device_key, fake_ciphertext
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """Pages of the encrypted discussion channels. Thin: parse, call a service,
 render. The chat itself runs in the browser (static/js/channels.js) over the
-websocket (organizing.consumers)."""
+websocket (discussions.consumers)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.text import CleanTextField
-from organizing import channel_services as svc
+from discussions import services as svc
+from discussions.models import DiscussionChannel, Retention
 from organizing.decorators import member_required, organizer_required
-from organizing.models import DiscussionChannel, Retention, Role
+from organizing.models import Role
 
 
 class ChannelForm(forms.Form):
@@ -51,7 +52,7 @@ def _list(request, campaign, membership, form, status=200):
     channels = svc.channels_for(membership=membership)
     return render(
         request,
-        "organizing/channels/list.html",
+        "discussions/list.html",
         {
             "campaign": campaign,
             "membership": membership,
@@ -97,7 +98,7 @@ def channel_settings(request, channel_id, *, campaign, membership):
             return redirect("organizing:channel_list", slug=campaign.slug)
     return render(
         request,
-        "organizing/channels/settings.html",
+        "discussions/settings.html",
         {"campaign": campaign, "channel": channel, "form": form},
         status=_status(form),
     )
@@ -120,6 +121,6 @@ def channel_room(request, channel_id, *, campaign, membership):
         return render(request, "organizing/forbidden.html", {"campaign": campaign}, status=403)
     return render(
         request,
-        "organizing/channels/room.html",
+        "discussions/room.html",
         {"campaign": campaign, "membership": membership, "channel": channel},
     )

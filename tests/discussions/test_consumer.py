@@ -14,9 +14,8 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from organizing import channel_services as svc
-from organizing import services
-from organizing.consumers import (
+from discussions import services as svc
+from discussions.consumers import (
     CLOSE_BAD_CLIENT,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -26,9 +25,10 @@ from organizing.consumers import (
     MAX_BAD_FRAMES,
     TokenBucket,
 )
-from organizing.models import Membership, Message, Role
-from tests.factories import MembershipFactory
-from tests.organizing.channels_helpers import (
+from discussions.models import Message
+from organizing import services
+from organizing.models import Membership, Role
+from tests.discussions.helpers import (
     ROUTER,
     b64,
     closed_with,
@@ -39,6 +39,7 @@ from tests.organizing.channels_helpers import (
     refused,
     session_of,
 )
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -550,7 +551,7 @@ def test_expired_event_reaches_clients(roles, channel):
 
     async def scenario():
         comm, _ = await connect(roles.member, channel.pk)
-        from organizing.tasks import delete_expired_messages
+        from discussions.tasks import delete_expired_messages
 
         assert await database_sync_to_async(delete_expired_messages)() == 1
         assert (await receive_type(comm, "expired"))["up_to_id"] == ids[0]
@@ -601,7 +602,7 @@ def _fast_passwords(settings):
 
 
 def test_big_channels_do_not_announce_each_join(roles, channel, monkeypatch):
-    from organizing import consumers
+    from discussions import consumers
 
     monkeypatch.setattr(consumers, "PRESENCE_ANNOUNCE_MAX", 1)
 

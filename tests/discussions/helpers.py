@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import AnonymousUser
 
-from config.routing import websocket_urlpatterns
+from discussions.routing import websocket_urlpatterns
 from tests.sessions import mfa_session_data
 
 ROUTER = URLRouter(websocket_urlpatterns)

@@ -28,19 +28,16 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.db import insert_unless_conflicting
-from organizing.models import (
-    PRIVILEGED_ROLES,
-    Campaign,
+from discussions.models import (
     ChannelKeyEpoch,
     DiscussionChannel,
     MemberDeviceKey,
-    Membership,
     Message,
     Retention,
-    Role,
     WrappedKey,
+    hour_now,
 )
-from organizing.models.channels import hour_now
+from organizing.models import PRIVILEGED_ROLES, Campaign, Membership, Role
 from organizing.services import audit_record, membership_for, require_organizer, require_role
 
 logger = logging.getLogger(__name__)
@@ -133,7 +130,7 @@ INSPECTED = {"keys", "channel", "rotate"}
 
 
 def channel_event(frame: dict, *, group: str, **extra) -> dict:
-    """The channel-layer event for `frame` (see organizing.channel_fanout)."""
+    """The channel-layer event for `frame` (see discussions.fanout)."""
     import json
 
     event = {

@@ -1,6 +1,6 @@
 """The websocket of a discussion channel: /ws/channels/<id>/.
 
-Thin: it parses frames, calls organizing.channel_services, and forwards the
+Thin: it parses frames, calls discussions.services, and forwards the
 events those services publish after commit. The protocol is documented in
 docs/channels-protocol.md. Bad frames get an error frame (and, when the client
 has no business here, a close code); nothing a client sends crashes it.
@@ -21,11 +21,10 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.unavailable import REDIS_DOWN
-from organizing import channel_fanout as fanout
-from organizing import channel_presence as presence
-from organizing import channel_services as svc
+from discussions import fanout, presence
+from discussions import services as svc
+from discussions.models import DiscussionChannel
 from organizing.mfa import mark_session_assurance
-from organizing.models import DiscussionChannel
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,10 @@ ciphertext, the AES-GCM IV, the key epoch, the sender's membership and the hour
 (never a finer time, never an address). Channel keys exist on the server only
 wrapped (AES-KW) for one member device each; the wrapping keys come from ECDH
 between two member devices, whose private halves never leave the browsers.
+
+The tables keep the names they had when these models lived in `organizing`
+(`Meta.db_table`): moving them here changed no table, index or row
+(discussions/migrations/0001_initial.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from organizing.models.campaigns import Campaign, Membership, Role
+from organizing.models import Campaign, Membership, Role
 
 
 def hour_now():
@@ -53,6 +57,7 @@ class DiscussionChannel(models.Model):
     created_at = models.DateTimeField(default=hour_now)
 
     class Meta:
+        db_table = "organizing_discussionchannel"
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "name"], name="channel_name_per_campaign")
@@ -79,6 +84,7 @@ class MemberDeviceKey(models.Model):
     created_at = models.DateTimeField(default=hour_now)
 
     class Meta:
+        db_table = "organizing_memberdevicekey"
         constraints = [
             models.UniqueConstraint(
                 fields=["membership", "fingerprint"], name="one_device_key_row_per_key"
@@ -102,6 +108,7 @@ class ChannelKeyEpoch(models.Model):
     created_at = models.DateTimeField(default=hour_now)
 
     class Meta:
+        db_table = "organizing_channelkeyepoch"
         constraints = [
             models.UniqueConstraint(fields=["channel", "number"], name="one_epoch_number")
         ]
@@ -129,6 +136,7 @@ class WrappedKey(models.Model):
     created_at = models.DateTimeField(default=hour_now)
 
     class Meta:
+        db_table = "organizing_wrappedkey"
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "epoch", "recipient"], name="one_wrap_per_device_and_epoch"
@@ -158,6 +166,7 @@ class Message(models.Model):
     deleted = models.BooleanField(default=False)
 
     class Meta:
+        db_table = "organizing_message"
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "seq"], name="one_message_per_seq")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from organizing import channel_services as svc
-from organizing.models import AuditEntry, DiscussionChannel, Role
+from discussions import services as svc
+from discussions.models import DiscussionChannel
+from organizing.models import AuditEntry, Role
 
 
 @pytest.fixture(autouse=True)

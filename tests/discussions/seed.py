@@ -1,4 +1,4 @@
-"""Seed a database for the channel servers: python -m tests.organizing.channels_seed '<json>'.
+"""Seed a database for the channel servers: python -m tests.discussions.seed '<json>'.
 
 Spec: {"organizer": "name", "members": ["alice", ...], "member_count": 0,
 "channel": "general"}. Prints one JSON line: the channel id, membership ids
@@ -20,7 +20,7 @@ def main(spec: dict) -> dict:
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
 
-    from organizing import channel_services as svc
+    from discussions import services as svc
     from organizing.mfa import totp_enable
     from organizing.models import Campaign, Membership, Role, User
     from tests.sessions import mfa_session_data, with_mfa_session

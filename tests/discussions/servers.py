@@ -2,7 +2,7 @@
 
 Starts `uvicorn config.asgi:application` in subprocesses against a data
 folder (SQLite file) or a DATABASE_URL, optionally with REDIS_URL, seeds data
-with `python -m tests.organizing.channels_seed`, and starts throwaway
+with `python -m tests.discussions.seed`, and starts throwaway
 redis-server processes. Everything listens on 127.0.0.1 only.
 """
 
@@ -55,9 +55,9 @@ def manage(env, *args, timeout=300):
 
 
 def seed(env, spec: dict, timeout=600) -> dict:
-    """Run tests/organizing/channels_seed.py with `spec`; returns its JSON."""
+    """Run tests/discussions/seed.py with `spec`; returns its JSON."""
     out = subprocess.run(
-        [PYTHON, "-m", "tests.organizing.channels_seed", json.dumps(spec)],
+        [PYTHON, "-m", "tests.discussions.seed", json.dumps(spec)],
         cwd=ROOT, env=env, check=True, timeout=timeout, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])

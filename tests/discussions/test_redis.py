@@ -14,8 +14,8 @@ import json
 import pytest
 import websockets
 
-from tests.organizing.channels_helpers import fake_ciphertext
-from tests.organizing.channels_servers import RedisServer, Server, manage, seed, server_env
+from tests.discussions.helpers import fake_ciphertext
+from tests.discussions.servers import RedisServer, Server, manage, seed, server_env
 
 pytestmark = pytest.mark.redis
 

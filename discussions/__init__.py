@@ -1,0 +1,1 @@
+"""The end-to-end encrypted discussion channels of a campaign."""
