@@ -1,9 +1,10 @@
 """The websocket of a discussion channel: /ws/channels/<id>/.
 
-Thin: it parses frames, calls discussions.services, and forwards the
-events those services publish after commit. The protocol is documented in
-docs/channels-protocol.md. Bad frames get an error frame (and, when the client
-has no business here, a close code); nothing a client sends crashes it.
+Transport only: it parses frames, calls discussions.services and
+discussions.selectors, and forwards the events that discussions.events
+publishes. The protocol is documented in docs/channels-protocol.md. Bad frames
+get an error frame (and, when the client has no business here, a close code);
+nothing a client sends crashes it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.unavailable import REDIS_DOWN
-from discussions import fanout, presence
+from discussions import events, fanout, presence, selectors
 from discussions import services as svc
+from discussions.access import channel_access, current_access
 from discussions.models import DiscussionChannel
+from discussions.validation import ChannelError
 from organizing.mfa import mark_session_assurance
 
 logger = logging.getLogger(__name__)
@@ -150,12 +153,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         self.membership_id = access.membership.pk
         self.role = access.membership.role
         self.name = access.membership.display_name
-        group = svc.channel_group(self.channel_id)
+        group = events.channel_group(self.channel_id)
         self.hub = fanout.hub_for(self.channel_layer)
         try:
             await self.hub.join(group, self)
             await self.channel_layer.group_add(
-                svc.membership_group(self.membership_id), self.channel_name
+                events.membership_group(self.membership_id), self.channel_name
             )
         except REDIS_DOWN as exc:
             logger.warning("Websocket refused, the channel layer is unreachable: %s", exc)
@@ -168,7 +171,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         # Like organizing.mfa.AuthenticationMiddleware for HTTP: the
         # user carries what this socket's session proved (organizing.mfa).
         user = mark_session_assurance(self.scope.get("user"), self.scope.get("session") or {})
-        return svc.channel_access(user=user, channel_id=channel_id)
+        return channel_access(user=user, channel_id=channel_id)
 
     async def _refuse(self, code: int, error: str, message: str):
         await self._error(error, message)
@@ -181,7 +184,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self.hub.leave(self.group, self)
         try:
             await self.channel_layer.group_discard(
-                svc.membership_group(self.membership_id), self.channel_name
+                events.membership_group(self.membership_id), self.channel_name
             )
         except REDIS_DOWN:
             logger.warning("Could not leave a channel group: the channel layer is unreachable")
@@ -196,7 +199,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
                             "event": "leave",
                             "member": self.membership_id,
                             "name": self.name,
-                        },  # fmt: skip
+                        }
                     )
             except Exception:
                 logger.exception("Could not update presence")
@@ -210,35 +213,35 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         ref = None
         try:
             if text_data is None:
-                raise svc.ChannelError(_("Frames are JSON text."), "bad_frame")
+                raise ChannelError(_("Frames are JSON text."), "bad_frame")
             if len(text_data) > MAX_FRAME_CHARS:
-                raise svc.ChannelError(_("The frame is too large."), "too_large")
+                raise ChannelError(_("The frame is too large."), "too_large")
             try:
                 frame = json.loads(text_data)
             except ValueError:
-                raise svc.ChannelError(_("The frame is not JSON."), "bad_json")
+                raise ChannelError(_("The frame is not JSON."), "bad_json")
             except RecursionError:
                 # Arrays nested a thousand deep fit in a frame; the parser
                 # gives up on them, and so does the frame.
-                raise svc.ChannelError(_("The frame is nested too deeply."), "bad_json")
+                raise ChannelError(_("The frame is nested too deeply."), "bad_json")
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                raise svc.ChannelError(_("A frame is an object with a type."), "bad_frame")
+                raise ChannelError(_("A frame is an object with a type."), "bad_frame")
             try:
                 text.refuse_unstorable_json(frame)
             except ValidationError as exc:
-                raise svc.ChannelError(exc.messages[0], "bad_field") from None
+                raise ChannelError(exc.messages[0], "bad_field") from None
             ref = frame.get("ref") if isinstance(frame.get("ref"), (str, int)) else None
             kind = frame["type"]
             handler = self.HANDLERS.get(kind)
             if handler is None:
-                raise svc.ChannelError(_("Unknown frame type."), "unknown_type")
+                raise ChannelError(_("Unknown frame type."), "unknown_type")
             if kind != "hello" and not self.ready:
-                raise svc.ChannelError(_("Send hello first."), "hello_first")
+                raise ChannelError(_("Send hello first."), "hello_first")
             bucket = self.light_tokens if kind in LIGHT_FRAMES else self.frame_tokens
             if not bucket.take(time.monotonic()):
-                raise svc.ChannelError(_("Too many frames; slow down."), "rate_limited")
+                raise ChannelError(_("Too many frames; slow down."), "rate_limited")
             await handler(self, frame, ref)
-        except svc.ChannelError as exc:
+        except ChannelError as exc:
             await self._bad(exc.code, exc.messages[0], ref)
         except ValidationError as exc:
             await self._bad("invalid", " ".join(exc.messages), ref)
@@ -272,15 +275,13 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self._send_text(json.dumps(frame))
 
     async def _publish(self, frame: dict, **extra):
-        await self.channel_layer.group_send(
-            self.group, svc.channel_event(frame, group=self.group, **extra)
-        )
+        await events.publish(self.group, frame, **extra)
 
     # --- handlers -------------------------------------------------------------
 
     async def on_hello(self, frame, ref):
         if self.ready:
-            raise svc.ChannelError(_("Already said hello."), "bad_frame")
+            raise ChannelError(_("Already said hello."), "bad_frame")
         device_key = frame.get("device_key")
         welcome, new_device = await database_sync_to_async(self._hello_sync)(device_key)
         self.ready = True
@@ -296,10 +297,14 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             online.update(await presence.members(self.group))
             if len(online) <= PRESENCE_ANNOUNCE_MAX:
                 await self._publish(
-                    {"type": "presence", "event": "join", "member": self.membership_id,
-                     "name": self.name},
+                    {
+                        "type": "presence",
+                        "event": "join",
+                        "member": self.membership_id,
+                        "name": self.name,
+                    },
                     exclude=self.channel_name,
-                )  # fmt: skip
+                )
         except Exception:
             logger.warning("Presence unavailable", exc_info=True)
         await self._reply(self._presence_list(online))
@@ -324,8 +329,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self._send_text(json.dumps(self._presence_list(online, ref)))
 
     def _hello_sync(self, device_key):
-        access = svc._current_access(membership_id=self.membership_id, channel_id=self.channel_id)
-        channel = access.channel
+        access = current_access(membership_id=self.membership_id, channel_id=self.channel_id)
         device = None
         new_device = None
         if device_key is not None:
@@ -333,29 +337,8 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             device = svc.device_key_register(membership=access.membership, public_key=device_key)
             self.device_id = device.pk
             if device.pk not in before:
-                new_device = svc._device_dict(device, has_key=False)
-        return {
-            "type": "welcome",
-            "channel": {
-                "id": channel.pk,
-                "name": channel.name,
-                "allowed_roles": channel.allowed_roles,
-                "retention_days": channel.retention_days,
-                "archived": channel.is_archived,
-                "epoch": channel.current_epoch,
-                "established": svc.epoch_established(channel=channel),
-                "last_seq": channel.last_seq,
-                "expired_before": svc.expired_before_id(channel),
-            },
-            "me": {
-                "member": access.membership.pk,
-                "name": access.membership.display_name,
-                "device": device.pk if device else None,
-                "fingerprint": device.fingerprint if device else None,
-            },
-            "devices": svc.channel_devices(channel=channel) if device else [],
-            "wraps": svc.wraps_for(channel=channel, device=device) if device else [],
-        }, new_device
+                new_device = selectors.device_dict(device, has_key=False)
+        return selectors.welcome(access, device), new_device
 
     async def on_send(self, frame, ref):
         message = await database_sync_to_async(svc.message_post)(
@@ -385,7 +368,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self._reply({"type": "sent", "message": message}, ref)
 
     async def on_history(self, frame, ref):
-        page = await database_sync_to_async(svc.messages_history)(
+        page = await database_sync_to_async(selectors.messages_history)(
             membership_id=self.membership_id,
             channel_id=self.channel_id,
             before_id=frame.get("before"),
@@ -393,7 +376,7 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         await self._reply({"type": "history", **page}, ref)
 
     async def on_sync(self, frame, ref):
-        page = await database_sync_to_async(svc.messages_since)(
+        page = await database_sync_to_async(selectors.messages_since)(
             membership_id=self.membership_id,
             channel_id=self.channel_id,
             after_seq=frame.get("after_seq"),
@@ -411,22 +394,15 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_devices(self, frame, ref):
-        def load():
-            access = svc._current_access(
-                membership_id=self.membership_id, channel_id=self.channel_id
-            )
-            return {
-                "type": "devices",
-                "epoch": access.channel.current_epoch,
-                "established": svc.epoch_established(channel=access.channel),
-                "devices": svc.channel_devices(channel=access.channel),
-            }
+        await self._reply(await database_sync_to_async(self._devices_sync)(), ref)
 
-        await self._reply(await database_sync_to_async(load)(), ref)
+    def _devices_sync(self):
+        access = current_access(membership_id=self.membership_id, channel_id=self.channel_id)
+        return selectors.devices_state(access)
 
     async def on_wrap(self, frame, ref):
         if self.device_id is None:
-            raise svc.ChannelError(_("Register this device's key first."), "no_device")
+            raise ChannelError(_("Register this device's key first."), "no_device")
         stored = await database_sync_to_async(svc.keys_store)(
             membership_id=self.membership_id,
             channel_id=self.channel_id,
@@ -509,9 +485,6 @@ class ChannelConsumer(AsyncWebsocketConsumer):
                 await send({"type": "websocket.send", "text": self.outbox.popleft()})
             except (OSError, RuntimeError):  # the client went away
                 self.closing = True
-
-    async def chan_event(self, event):
-        self.deliver(event)
 
     async def member_removed(self, event):
         self.ready = False

@@ -2,11 +2,11 @@
 
 from celery import shared_task
 
+from discussions.services import messages_delete_expired
+
 
 @shared_task(name="organizing.delete_expired_messages")
 def delete_expired_messages() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): delete channel messages older than
     their channel's retention; connected clients are told to drop them."""
-    from discussions.services import messages_delete_expired
-
     return messages_delete_expired()

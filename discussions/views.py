@@ -14,7 +14,9 @@ from django.views.decorators.http import require_POST
 
 from core.text import CleanTextField
 from discussions import services as svc
+from discussions.access import member_is_in
 from discussions.models import DiscussionChannel, Retention
+from discussions.selectors import channels_for
 from organizing.decorators import member_required, organizer_required
 from organizing.models import Role
 
@@ -49,7 +51,7 @@ def channel_list(request, *, campaign, membership):
 
 
 def _list(request, campaign, membership, form, status=200):
-    channels = svc.channels_for(membership=membership)
+    channels = channels_for(membership=membership)
     return render(
         request,
         "discussions/list.html",
@@ -117,7 +119,7 @@ def channel_archive(request, channel_id, *, campaign, membership):
 @member_required
 def channel_room(request, channel_id, *, campaign, membership):
     channel = get_object_or_404(DiscussionChannel, pk=channel_id, campaign=campaign)
-    if not svc.member_is_in(membership=membership, channel=channel):
+    if not member_is_in(membership=membership, channel=channel):
         return render(request, "organizing/forbidden.html", {"campaign": campaign}, status=403)
     return render(
         request,

@@ -13,7 +13,8 @@ from config.celery import app as celery_app
 from config.routing import websocket_urlpatterns
 from core.crypto import client_key_for
 from discussions import consumers as channel_consumers
-from discussions.services import channel_group, fingerprint_of, membership_group
+from discussions.events import channel_group, membership_group
+from discussions.services import fingerprint_of
 from letters.models import LetterState
 from letters.services import compute_text_hash
 from organizing.models import Invitation, Role
