@@ -56,7 +56,7 @@ def current_access(*, membership_id: int, channel_id: int, lock: bool = False) -
         and not Authenticator.objects.filter(user_id=membership.user_id).exists()
     ):
         # The socket's session completed a second factor when it connected;
-        # the account has none any more (see on_authenticator_removed).
+        # the account has none any more (see discussions.receivers).
         raise PermissionDenied(_("Your account no longer has a second factor."))
     return Access(channel=channel, membership=membership)
 

@@ -1,30 +1,29 @@
 from django.apps import AppConfig
 
+from organizing import signals
+
 
 class DiscussionsConfig(AppConfig):
     name = "discussions"
     verbose_name = "Discussions"
 
     def ready(self):
+        # Imported here, not at the top: both import models, which exist only
+        # once the app registry is ready.
         from allauth.mfa import signals as mfa_signals
 
-        from discussions import services as channel_services
-        from organizing import services
-
-        # An organizer who removes their last second factor loses their sockets.
-        mfa_signals.authenticator_removed.connect(
-            channel_services.on_authenticator_removed,
-            dispatch_uid="organizing.channels.authenticator_removed",
-        )
+        from discussions import receivers
 
         # Removing a member rotates the keys of the channels they could read.
-        if channel_services.on_membership_removed not in services.membership_removed_hooks:
-            services.membership_removed_hooks.append(channel_services.on_membership_removed)
+        signals.membership_removed.connect(
+            receivers.on_membership_removed, dispatch_uid="discussions.membership_removed"
+        )
         # So does losing, through a role change, the right to join a channel.
-        if (
-            channel_services.on_membership_role_changed
-            not in services.membership_role_changed_hooks
-        ):
-            services.membership_role_changed_hooks.append(
-                channel_services.on_membership_role_changed
-            )
+        signals.membership_role_changed.connect(
+            receivers.on_membership_role_changed,
+            dispatch_uid="discussions.membership_role_changed",
+        )
+        # An organizer who removes their last second factor loses their sockets.
+        mfa_signals.authenticator_removed.connect(
+            receivers.on_authenticator_removed, dispatch_uid="discussions.authenticator_removed"
+        )

@@ -415,9 +415,10 @@ def _rotate(channel: DiscussionChannel, *, exclude_membership: int | None = None
     )
 
 
-def on_membership_removed(*, membership: Membership, actor) -> None:
-    """organizing.services.membership_removed_hooks entry: rotate the key of
-    every channel the removed member could be in, and cut their sockets."""
+def channels_revoke_member(*, membership: Membership) -> None:
+    """A member is being removed (inside the removal's transaction, before the
+    row goes): rotate the key of every channel they could be in, and cut their
+    sockets."""
     channels = DiscussionChannel.objects.select_for_update().filter(
         campaign_id=membership.campaign_id
     )
@@ -432,10 +433,10 @@ def on_membership_removed(*, membership: Membership, actor) -> None:
     emit_member(membership.pk, "member.removed")
 
 
-def on_authenticator_removed(*, user, **kwargs) -> None:
-    """allauth's authenticator_removed receiver: an organizer or delegate left
-    without a second factor loses their open sockets at once (their next
-    connection is refused until they have one again)."""
+def sockets_close_without_second_factor(*, user) -> None:
+    """An organizer or delegate left without a second factor loses their open
+    sockets at once (their next connection is refused until they have one
+    again)."""
     if Authenticator.objects.filter(user_id=user.pk).exists():
         return
     privileged = Membership.objects.filter(user_id=user.pk, role__in=PRIVILEGED_ROLES)
@@ -443,10 +444,10 @@ def on_authenticator_removed(*, user, **kwargs) -> None:
         emit_member(membership_id, "member.removed", reason="mfa")
 
 
-def on_membership_role_changed(*, membership: Membership, old_role: str, actor) -> None:
-    """organizing.services.membership_role_changed_hooks entry: a member whose
-    new role may not join a channel loses it like a removed member (new key
-    epoch, sockets closed)."""
+def channels_revoke_role(*, membership: Membership, old_role: str) -> None:
+    """A member's role changed (inside the change's transaction): if the new
+    role may not join a channel the old one could, the member loses it like a
+    removed member (new key epoch, sockets closed)."""
     if old_role == membership.role:
         return
     channels = DiscussionChannel.objects.select_for_update().filter(

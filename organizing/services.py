@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.db import insert_unless_conflicting
+from organizing import signals
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
     PRIVILEGED_ROLES,
@@ -341,15 +342,6 @@ def invitation_accept(*, user, token: str, display_name: str = "") -> Membership
 
 # --- memberships -----------------------------------------------------------------
 
-# Called as hook(membership=..., actor=...) inside the removal's transaction,
-# before the row is deleted; the channels code registers one to rotate channel
-# keys without this module importing it.
-membership_removed_hooks: list = []
-# Called as hook(membership=..., old_role=..., actor=...) inside the role
-# change's transaction, after the new role is saved (channels: rotate the keys
-# of channels the member may no longer join).
-membership_role_changed_hooks: list = []
-
 
 def _ensure_another_organizer(*, campaign: Campaign, membership: Membership) -> None:
     """Refuse to take away the campaign's last organizer.
@@ -374,8 +366,8 @@ def membership_remove(*, actor, membership: Membership) -> None:
     _ensure_another_organizer(campaign=campaign, membership=membership)
     summary = f"{membership.display_name} ({membership.role})"
     membership_id = membership.pk
-    for hook in membership_removed_hooks:
-        hook(membership=membership, actor=actor)
+    # Inside this transaction, before the row goes (discussions rotates keys).
+    signals.membership_removed.send(sender=Membership, membership=membership, actor=actor)
     membership.delete()
     audit_record(
         campaign=campaign,
@@ -396,8 +388,9 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    for hook in membership_role_changed_hooks:
-        hook(membership=membership, old_role=old, actor=actor)
+    signals.membership_role_changed.send(
+        sender=Membership, membership=membership, old_role=old, actor=actor
+    )
     audit_record(
         campaign=campaign,
         actor=actor,

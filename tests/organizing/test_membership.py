@@ -1,16 +1,17 @@
 """Memberships: removal, role changes (the last organizer is protected),
-display names, and the removal hook other areas rely on."""
+display names, and the removal signal other areas rely on."""
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from organizing import services
+from organizing import services, signals
 from organizing.models import AuditEntry, Membership, Role
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
@@ -31,26 +32,34 @@ def test_organizer_removes_a_member(roles):
     assert roles.member.email not in entry.summary
 
 
-def test_removal_runs_the_hooks_before_the_row_goes(roles, monkeypatch):
+@contextmanager
+def receiving(signal, receiver):
+    signal.connect(receiver, weak=False, dispatch_uid="tests.membership")
+    try:
+        yield
+    finally:
+        signal.disconnect(dispatch_uid="tests.membership")
+
+
+def test_removal_sends_the_signal_before_the_row_goes(roles):
     seen = []
 
-    def hook(*, membership, actor):
+    def receiver(sender, *, membership, actor, **kwargs):
         seen.append((membership.pk, actor, Membership.objects.filter(pk=membership.pk).exists()))
 
-    monkeypatch.setattr(services, "membership_removed_hooks", [hook])
     target = membership(roles, roles.member)
     target_pk = target.pk
-    services.membership_remove(actor=roles.organizer, membership=target)
+    with receiving(signals.membership_removed, receiver):
+        services.membership_remove(actor=roles.organizer, membership=target)
     assert seen == [(target_pk, roles.organizer, True)]
 
 
-def test_a_failing_hook_keeps_the_member(roles, monkeypatch):
-    def hook(**kwargs):
+def test_a_failing_receiver_keeps_the_member(roles):
+    def receiver(**kwargs):
         raise RuntimeError("key rotation failed")
 
-    monkeypatch.setattr(services, "membership_removed_hooks", [hook])
     target = membership(roles, roles.member)
-    with pytest.raises(RuntimeError):
+    with receiving(signals.membership_removed, receiver), pytest.raises(RuntimeError):
         services.membership_remove(actor=roles.organizer, membership=target)
     assert Membership.objects.filter(pk=target.pk).exists()
     assert not AuditEntry.objects.filter(action="membership.remove").exists()
