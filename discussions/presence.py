@@ -10,11 +10,16 @@ Nothing here is written to the database; it holds no address.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import weakref
 
+import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 STALE_SECONDS = 90
 KEY_TTL_SECONDS = 24 * 3600
@@ -24,17 +29,9 @@ _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _redis():
-    import asyncio
-
-    import redis.asyncio as aioredis
-
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        from redis.asyncio.retry import Retry
-        from redis.backoff import ExponentialBackoff
-        from redis.exceptions import ConnectionError, TimeoutError
-
         # Reconnect transparently after a Redis restart.
         client = aioredis.Redis.from_url(
             settings.REDIS_URL,

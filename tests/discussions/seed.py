@@ -11,20 +11,23 @@ import json
 import os
 import sys
 
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+
+# Models can only be imported once Django is set up.
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.db import transaction  # noqa: E402
+
+from discussions import services as svc  # noqa: E402
+from organizing.mfa import totp_enable  # noqa: E402
+from organizing.models import Campaign, Membership, Role, User  # noqa: E402
+from tests.sessions import mfa_session_data, with_mfa_session  # noqa: E402
+
 
 def main(spec: dict) -> dict:
-    import django
-
-    django.setup()
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.db import transaction
-
-    from discussions import services as svc
-    from organizing.mfa import totp_enable
-    from organizing.models import Campaign, Membership, Role, User
-    from tests.sessions import mfa_session_data, with_mfa_session
-
     def session_for(user) -> str:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
@@ -43,9 +46,11 @@ def main(spec: dict) -> dict:
         organizer.save()
         totp_enable(organizer, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
         org_membership = Membership.objects.create(
-            campaign=campaign, user=organizer, role=Role.ORGANIZER,
+            campaign=campaign,
+            user=organizer,
+            role=Role.ORGANIZER,
             display_name=spec.get("organizer", "Organizer"),
-        )  # fmt: skip
+        )
         users = User.objects.bulk_create(
             [User(email=f"{n}@personal.test", password="!") for n in names]  # noqa: S106
         )
@@ -53,7 +58,7 @@ def main(spec: dict) -> dict:
             [
                 Membership(campaign=campaign, user=u, role=Role.MEMBER, display_name=n)
                 for u, n in zip(users, names, strict=True)
-            ]  # fmt: skip
+            ]
         )
     channel = svc.channel_create(
         actor=with_mfa_session(organizer), campaign=campaign, name=spec.get("channel", "general")
@@ -70,5 +75,4 @@ def main(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.stdout.write(json.dumps(main(json.loads(sys.argv[1]))) + "\n")

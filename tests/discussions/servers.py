@@ -49,17 +49,26 @@ def server_env(data_dir: Path, *, database_url: str | None = None, redis_url: st
 
 def manage(env, *args, timeout=300):
     subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout,
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=timeout,
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 def seed(env, spec: dict, timeout=600) -> dict:
     """Run tests/discussions/seed.py with `spec`; returns its JSON."""
     out = subprocess.run(
         [PYTHON, "-m", "tests.discussions.seed", json.dumps(spec)],
-        cwd=ROOT, env=env, check=True, timeout=timeout, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -79,13 +88,13 @@ class Server:
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         # As in production (Procfile, deploy/systemd): websockets-sansio, no
         # permessage-deflate.
+        command = [PYTHON, "-m", "uvicorn", "config.asgi:application"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        command += ["--lifespan", "off", "--log-level", "warning", "--ws", ws]
+        command += ["--ws-per-message-deflate", "true" if deflate else "false", *extra]
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--lifespan", "off",
-             "--log-level", "warning", "--ws", ws,
-             "--ws-per-message-deflate", "true" if deflate else "false", *extra],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         wait_http(f"{self.url}/healthz", self.proc)
 
     def stop(self):
@@ -123,11 +132,9 @@ class RedisServer:
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        command = ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]  # nothing on disk
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -8,12 +8,16 @@ asgiref's async_to_sync.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from allauth.mfa.models import Authenticator
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
+from discussions import consumers
 from discussions import services as svc
 from discussions.consumers import (
     CLOSE_BAD_CLIENT,
@@ -26,6 +30,7 @@ from discussions.consumers import (
     TokenBucket,
 )
 from discussions.models import Message
+from discussions.tasks import delete_expired_messages
 from organizing import services
 from organizing.models import Membership, Role
 from tests.discussions.helpers import (
@@ -107,8 +112,6 @@ def test_connect_authorization_for_every_role(roles, channel, organizers_only, w
 
 
 def test_unknown_channel_and_privileged_role_without_mfa(roles, channel):
-    from allauth.mfa.models import Authenticator
-
     async def scenario():
         error, code = await refused(roles.member, 999999)
         assert (error["code"], code) == ("not_found", CLOSE_NOT_FOUND)
@@ -152,9 +155,11 @@ def test_removed_member_is_disconnected_and_key_rotates(roles, channel):
 
 def test_role_change_out_of_the_channel_disconnects_and_rotates(roles):
     staff = svc.channel_create(
-        actor=roles.organizer, campaign=roles.campaign, name="staff",
+        actor=roles.organizer,
+        campaign=roles.campaign,
+        name="staff",
         allowed_roles=[Role.ORGANIZER, Role.DELEGATE],
-    )  # fmt: skip
+    )
 
     async def scenario():
         delegate, _ = await connect(roles.delegate, staff.pk)
@@ -406,7 +411,7 @@ def test_wrap_for_device_outside_channel_is_refused(roles, organizers_only):
                 "epoch": 1,
                 "claim": True,
                 "wraps": [{"device": member_device, "wrapped": b64(40), "salt": b64(16)}],
-            }  # fmt: skip
+            }
         )
         assert (await receive_type(org, "error"))["code"] == "bad_field"
         await org.disconnect()
@@ -437,23 +442,33 @@ def test_bad_frames_get_error_frames_not_crashes(roles, channel):
             ("[1, 2]", "bad_frame"),
             ('{"no": "type"}', "bad_frame"),
             ('{"type": "shout"}', "unknown_type"),
-            (json.dumps({"type": "send", "epoch": 1, "ciphertext": "x" * 200_000, "iv": b64(12)}),
-             "too_large"),
+            (
+                json.dumps(
+                    {"type": "send", "epoch": 1, "ciphertext": "x" * 200_000, "iv": b64(12)}
+                ),
+                "too_large",
+            ),
             (json.dumps({"type": "send", "epoch": 2, **fake_ciphertext()}), "wrong_epoch"),
             (json.dumps({"type": "send", "epoch": "1", **fake_ciphertext()}), "bad_field"),
-            (json.dumps({"type": "send", "epoch": 1, "ciphertext": "%%%", "iv": b64(12)}),
-             "bad_field"),
-            (json.dumps({"type": "send", "epoch": 1, "ciphertext": b64(40), "iv": b64(8)}),
-             "bad_field"),
-            (json.dumps({"type": "send", "epoch": 1, "ciphertext": b64(20_000), "iv": b64(12)}),
-             "too_large"),
+            (
+                json.dumps({"type": "send", "epoch": 1, "ciphertext": "%%%", "iv": b64(12)}),
+                "bad_field",
+            ),
+            (
+                json.dumps({"type": "send", "epoch": 1, "ciphertext": b64(40), "iv": b64(8)}),
+                "bad_field",
+            ),
+            (
+                json.dumps({"type": "send", "epoch": 1, "ciphertext": b64(20_000), "iv": b64(12)}),
+                "too_large",
+            ),
             (json.dumps({"type": "edit", "id": "x", "epoch": 1, **fake_ciphertext()}), "bad_field"),
             (json.dumps({"type": "delete", "id": 424242}), "not_found"),
             (json.dumps({"type": "history", "before": -1}), "bad_field"),
             (json.dumps({"type": "sync"}), "bad_field"),
             (json.dumps({"type": "wrap", "epoch": 1, "wraps": []}), "no_device"),
             (json.dumps({"type": "hello"}), "bad_frame"),
-        ]  # fmt: skip
+        ]
         for text, code in cases:
             await comm.send_to(text_data=text)
             frame = await receive_type(comm, "error")
@@ -541,18 +556,12 @@ def test_archived_channel_is_read_only(roles, channel):
 
 
 def test_expired_event_reaches_clients(roles, channel):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     svc.channel_update(actor=roles.organizer, channel=channel, retention_days=1)
     ids = _post_many(roles, channel, 2)
     Message.objects.filter(pk=ids[0]).update(created_hour=timezone.now() - timedelta(days=2))
 
     async def scenario():
         comm, _ = await connect(roles.member, channel.pk)
-        from discussions.tasks import delete_expired_messages
-
         assert await database_sync_to_async(delete_expired_messages)() == 1
         assert (await receive_type(comm, "expired"))["up_to_id"] == ids[0]
         await comm.disconnect()
@@ -561,6 +570,8 @@ def test_expired_event_reaches_clients(roles, channel):
 
 
 def test_full_asgi_stack_with_session_cookie_and_origin(roles, channel, client):
+    # Imported here, by the one test that needs it: importing the entry point
+    # freezes the garbage collector for the rest of the process (config/asgi.py).
     from config.asgi import application
 
     client.force_login(roles.member)
@@ -588,7 +599,7 @@ def test_full_asgi_stack_with_session_cookie_and_origin(roles, channel, client):
                 (b"origin", b"https://evil.example"),
                 (b"host", b"127.0.0.1"),
                 (b"cookie", cookie),
-            ],  # fmt: skip
+            ],
         )
         connected, _ = await foreign.connect()
         assert not connected
@@ -602,8 +613,6 @@ def _fast_passwords(settings):
 
 
 def test_big_channels_do_not_announce_each_join(roles, channel, monkeypatch):
-    from discussions import consumers
-
     monkeypatch.setattr(consumers, "PRESENCE_ANNOUNCE_MAX", 1)
 
     async def scenario():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -30,9 +31,11 @@ def _membership(user, campaign):
 
 def _post(membership, channel, when=None):
     data = svc.message_post(
-        membership_id=membership.pk, channel_id=channel.pk, epoch=channel.current_epoch,
+        membership_id=membership.pk,
+        channel_id=channel.pk,
+        epoch=channel.current_epoch,
         **fake_ciphertext(),
-    )  # fmt: skip
+    )
     if when is not None:
         Message.objects.filter(pk=data["id"]).update(created_hour=when)
     return data["id"]
@@ -78,11 +81,15 @@ def test_removal_rotates_only_channels_the_member_could_read(roles):
     org_device = svc.device_key_register(membership=organizer, public_key=device_key())
     mem_device = svc.device_key_register(membership=member, public_key=device_key())
     svc.keys_store(
-        membership_id=organizer.pk, channel_id=general.pk, device_id=org_device.pk, epoch=1,
+        membership_id=organizer.pk,
+        channel_id=general.pk,
+        device_id=org_device.pk,
+        epoch=1,
         claim=True,
-        wraps=[{"device": d.pk, "wrapped": b64(40), "salt": b64(16)}
-               for d in (org_device, mem_device)],
-    )  # fmt: skip
+        wraps=[
+            {"device": d.pk, "wrapped": b64(40), "salt": b64(16)} for d in (org_device, mem_device)
+        ],
+    )
     _post(member, general)
     member_pk = member.pk
     services.membership_remove(actor=roles.organizer, membership=member)
@@ -100,22 +107,27 @@ def test_removal_rotates_only_channels_the_member_could_read(roles):
     # The new epoch's key goes only to the remaining devices.
     with pytest.raises(ChannelError) as exc:
         svc.keys_store(
-            membership_id=organizer.pk, channel_id=general.pk, device_id=org_device.pk, epoch=1,
+            membership_id=organizer.pk,
+            channel_id=general.pk,
+            device_id=org_device.pk,
+            epoch=1,
             wraps=[],
-        )  # fmt: skip
+        )
     assert exc.value.code == "wrong_epoch"
     stored = svc.keys_store(
-        membership_id=organizer.pk, channel_id=general.pk, device_id=org_device.pk, epoch=2,
-        claim=True, wraps=[{"device": org_device.pk, "wrapped": b64(40), "salt": b64(16)}],
-    )  # fmt: skip
+        membership_id=organizer.pk,
+        channel_id=general.pk,
+        device_id=org_device.pk,
+        epoch=2,
+        claim=True,
+        wraps=[{"device": org_device.pk, "wrapped": b64(40), "salt": b64(16)}],
+    )
     assert [w["device"] for w in stored] == [org_device.pk]
 
 
 def test_group_names_are_opaque(roles):
     channel = svc.channel_create(actor=roles.organizer, campaign=roles.campaign, name="general")
     group = events.channel_group(channel.pk)
-    import re
-
     # A keyed hash: nothing in it names the channel or the campaign.
     assert re.fullmatch(r"c\.[0-9a-f]{40}", group)
     assert group != events.channel_group(channel.pk + 1)

@@ -33,8 +33,13 @@ def _expect(response, status):
         assert response.status_code == status
 
 
-LIST = {"anonymous": "login", "member": 200, "delegate": 200, "organizer": 200,
-        "other_organizer": 403}  # fmt: skip
+LIST = {
+    "anonymous": "login",
+    "member": 200,
+    "delegate": 200,
+    "organizer": 200,
+    "other_organizer": 403,
+}
 
 
 def test_list_for_every_role(roles, client_for, channel, organizers_only):
@@ -50,10 +55,20 @@ def test_list_for_every_role(roles, client_for, channel, organizers_only):
 
 
 def test_room_for_every_role(roles, client_for, channel, organizers_only):
-    room = {"anonymous": "login", "member": 200, "delegate": 200, "organizer": 200,
-            "other_organizer": 403}  # fmt: skip
-    orgs = {"anonymous": "login", "member": 403, "delegate": 403, "organizer": 200,
-            "other_organizer": 403}  # fmt: skip
+    room = {
+        "anonymous": "login",
+        "member": 200,
+        "delegate": 200,
+        "organizer": 200,
+        "other_organizer": 403,
+    }
+    orgs = {
+        "anonymous": "login",
+        "member": 403,
+        "delegate": 403,
+        "organizer": 200,
+        "other_organizer": 403,
+    }
     for role, user in roles.users().items():
         response = client_for(user).get(f"/c/acme/channels/{channel.pk}/")
         _expect(response, room[role])
@@ -66,8 +81,13 @@ def test_room_for_every_role(roles, client_for, channel, organizers_only):
     assert client_for(roles.organizer).get("/c/acme/channels/999999/").status_code == 404
 
 
-ORGANIZER_ONLY = {"anonymous": "login", "member": 403, "delegate": 403, "organizer": None,
-                  "other_organizer": 403}  # fmt: skip
+ORGANIZER_ONLY = {
+    "anonymous": "login",
+    "member": 403,
+    "delegate": 403,
+    "organizer": None,
+    "other_organizer": 403,
+}
 
 
 def test_create_for_every_role(roles, client_for):
