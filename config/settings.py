@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "organizing",
     "letters",
     "signatures",
+    "petitions",
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,7 @@ urlpatterns = [
     path("", include("organizing.urls")),
     path("", include("letters.urls")),
     path("", include("signatures.urls")),
-    path("", include("signatures.export.urls")),
+    path("", include("petitions.urls")),
     path("accounts/", include("allauth.urls")),
     path("operator/", admin.site.urls),
 ]
