@@ -7,6 +7,11 @@ class PetitionsConfig(AppConfig):
     verbose_name = _("Petitions")
 
     def ready(self):
-        from petitions.services import register_hooks
+        # Imported here, not at the top: they load models, which Django allows
+        # only once the app registry is ready.
+        from petitions import tasks  # noqa: F401 - registers signatures.export.render
+        from petitions.services import receipt_exports
+        from signatures import services as signature_services
 
-        register_hooks()  # receipt lookups of the petition export, and its Celery task
+        if receipt_exports not in signature_services.receipt_export_lookups:
+            signature_services.receipt_export_lookups.append(receipt_exports)

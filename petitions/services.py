@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery import current_app
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -63,6 +64,9 @@ INVITE_SHEET_MAX = 200
 # A render reports progress every few seconds (20,000 signatures: never more
 # than 1.3 s apart here); a running export silent this long lost its worker.
 EXPORT_STALLED_AFTER = dt.timedelta(minutes=2)
+# The Celery task that runs export_render (petitions.tasks.render_export); the
+# name is older than the petitions app and stays, so queued tasks still run.
+RENDER_TASK = "signatures.export.render"
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
@@ -316,10 +320,9 @@ def _enqueue(export_id) -> None:
     unreachable, the export is marked failed (a queued export that no worker
     will ever see would be handed back as "nothing changed" on every new
     try) and the request answers 503: starting again makes a new one."""
-    from petitions.tasks import render_export
-
     try:
-        render_export.delay(str(export_id))
+        # By name: petitions.tasks imports this module, so this one does not import it.
+        current_app.tasks[RENDER_TASK].delay(str(export_id))
     except BROKER_DOWN:
         message = _("The job queue was unreachable; nothing was rendered. Start the export again.")
         Export.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
@@ -659,14 +662,6 @@ def receipt_exports(signature) -> list[dict]:
                 }
             )
     return found
-
-
-def register_hooks() -> None:
-    from petitions import tasks  # noqa: F401 - registers the Celery task
-    from signatures import services as signature_services
-
-    if receipt_exports not in signature_services.receipt_export_lookups:
-        signature_services.receipt_export_lookups.append(receipt_exports)
 
 
 # --- delivery ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from petitions import services
 
 
 @shared_task(
-    name="signatures.export.render",
+    name="signatures.export.render",  # services.RENDER_TASK
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,

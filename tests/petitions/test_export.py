@@ -7,13 +7,14 @@ import json
 import subprocess
 
 import pytest
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from letters.models import LetterState
 from organizing.models import AuditEntry
-from petitions import services
+from petitions import services, tasks
 from petitions.models import Export, ExportStatus, ImmutableExport
 from petitions.services import export_file
 from tests.petitions.conftest import pdftotext, run_export
@@ -131,6 +132,12 @@ def test_redelivered_task_is_a_noop_when_done_and_restarts_when_half_done(export
     assert exported.status == ExportStatus.DONE and exported.attempts == 2
     assert not stale.exists()
     assert AuditEntry.objects.filter(action="export.done", object_id=str(exported.pk)).count() == 2
+
+
+def test_the_render_task_keeps_its_name_and_is_enqueued_by_it():
+    # Tasks already queued under the old name must still find their function.
+    assert tasks.render_export.name == services.RENDER_TASK == "signatures.export.render"
+    assert current_app.tasks[services.RENDER_TASK].run is tasks.render_export.run
 
 
 def test_cancel_stops_the_job(roles, campaign_key, letter):
