@@ -16,17 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from letters.models import Letter
 from organizing.models import Campaign, Membership
 
-__all__ = [
-    "CampaignKey",
-    "DelegateKey",
-    "Delivery",
-    "DeliveryMethod",
-    "Export",
-    "ExportStatus",
-    "ImmutableExport",
-    "PaperSize",
-]
-
 
 class CampaignKey(models.Model):
     """A campaign's OpenPGP signing key. The secret lives in the keyring
@@ -99,9 +88,6 @@ class ExportStatus(models.TextChoices):
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
-
-
-ACTIVE_EXPORT_STATUSES = (ExportStatus.QUEUED, ExportStatus.RUNNING, ExportStatus.DONE)
 
 
 class ImmutableExport(Exception):

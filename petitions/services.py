@@ -32,7 +32,7 @@ from django.utils.translation import ngettext
 from core.db import insert_unless_conflicting
 from core.unavailable import BROKER_DOWN, ServiceUnavailable
 from letters.models import Letter, LetterState
-from organizing.models import Campaign, Membership, Role
+from organizing.models import Campaign, Role
 from organizing.services import audit_record, require_organizer, require_role
 from petitions import openpgp, render
 from petitions.manifest import Manifest, build_manifest, manifest_ids
@@ -68,10 +68,6 @@ EXPORT_STALLED_AFTER = dt.timedelta(minutes=2)
 # name is older than the petitions app and stays, so queued tasks still run.
 RENDER_TASK = "signatures.export.render"
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-
-
-class ExportCancelled(Exception):
-    pass
 
 
 # --- the campaign key -------------------------------------------------------------
@@ -556,10 +552,6 @@ def export_file(export: Export, name: str) -> Path:
     return path
 
 
-def exports_for(letter: Letter):
-    return Export.objects.filter(letter=letter).select_related("created_by")
-
-
 # --- verification ------------------------------------------------------------------
 
 
@@ -766,7 +758,3 @@ def invite_sheet(
             summary=f"{count} codes for {letter.slug}" + (f", batch {batch[:40]}" if batch else ""),
         )  # fmt: skip
     return pdf
-
-
-def staff_membership(*, user, campaign) -> Membership:
-    return require_role(user=user, campaign=campaign, roles=STAFF)
