@@ -7,6 +7,7 @@ They were created by the signatures app and keep its table names
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -162,8 +163,6 @@ class Export(models.Model):
 
     @property
     def directory(self):
-        from pathlib import Path
-
         return Path(settings.DATA_DIR) / "exports" / str(self.id)
 
 

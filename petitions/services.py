@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -31,7 +32,9 @@ from django.utils.translation import ngettext
 
 from core.db import insert_unless_conflicting
 from core.unavailable import BROKER_DOWN, ServiceUnavailable
+from letters.markdown import render_markdown
 from letters.models import Letter, LetterState
+from letters.services import letter_deliver
 from organizing.models import Campaign, Role
 from organizing.services import audit_record, require_organizer, require_role
 from petitions import openpgp, render
@@ -46,6 +49,7 @@ from petitions.models import (
     PaperSize,
 )
 from signatures.models import Issuance, IssuerKey, Signature
+from signatures.services import invite_codes_create
 
 logger = logging.getLogger(__name__)
 
@@ -426,8 +430,6 @@ def export_render(export_id) -> str:
         key = campaign_key(campaign)
         if key is None or key.fingerprint != snap.openpgp_fingerprint:
             raise ValidationError(_("The campaign's OpenPGP key changed; start again."))
-        from letters.markdown import render_markdown
-
         made_at = timezone.now()
         document = render.PetitionDocument(
             title=letter.title, summary=letter.summary, body_html=str(render_markdown(letter.body)),
@@ -484,8 +486,6 @@ def export_render(export_id) -> str:
         return "cancelled"
     except Exception as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        from celery.exceptions import SoftTimeLimitExceeded
-
         if isinstance(exc, ValidationError):
             message = " ".join(exc.messages)
         elif isinstance(exc, SoftTimeLimitExceeded):
@@ -664,8 +664,6 @@ def delivery_record(
     notes: str = "",
 ) -> Delivery:  # fmt: skip
     """Record the delivery of a finished export; the letter becomes delivered."""
-    from letters.services import letter_deliver
-
     letter = export.letter
     campaign = letter.campaign
     require_role(user=actor, campaign=campaign, roles=STAFF)
@@ -735,8 +733,6 @@ def invite_sheet(
     The codes exist only in this PDF (stored as HMACs); if rendering fails the
     codes are rolled back.
     """
-    from signatures.services import invite_codes_create
-
     require_organizer(user=actor, campaign=campaign)
     if letter.campaign_id != campaign.pk:
         raise ValidationError(_("That letter belongs to another campaign."))

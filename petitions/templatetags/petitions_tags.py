@@ -2,13 +2,13 @@
 
 from django import template
 
+from petitions.models import CampaignKey
+
 register = template.Library()
 
 
 @register.inclusion_tag("petitions/_campaign_block.html", takes_context=True)
 def petition_export_block(context, campaign, membership=None):
-    from petitions.models import CampaignKey
-
     return {
         "campaign": campaign,
         "membership": membership,
