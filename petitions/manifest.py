@@ -92,7 +92,7 @@ def build_manifest(letter, *, rows=None) -> Manifest:
                 "department",
                 "location",
                 "signed_hour",
-            )  # fmt: skip
+            )
         )
     k = letter.campaign.k_threshold
     count = len(rows)
@@ -104,18 +104,18 @@ def build_manifest(letter, *, rows=None) -> Manifest:
     dicts = []
     for sig_id, pseudonym, public_name, reveal_at, department, location, hour in rows:
         hour_text = format_hour(hour)
+        revealed = public_name and (reveal_at is None or count >= reveal_at)
         hours[hour.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)] += 1
         dicts.append(
             {
                 "id": str(sig_id),
                 "pseudonym": pseudonym,
-                "name": public_name if public_name and (reveal_at is None or count >= reveal_at)
-                else "",
+                "name": public_name if revealed else "",
                 "department": department if department in shown_departments else "",
                 "location": location if location in shown_locations else "",
                 "hour": hour_text,
             }
-        )  # fmt: skip
+        )
     data = canonical_bytes(dicts)
     dicts.sort(key=lambda e: e["id"])
     return Manifest(

@@ -244,8 +244,9 @@ class Keyring:
         return fingerprint
 
     def delete(self, fingerprint: str, *, passphrase: str = "") -> None:
-        self.gpg.delete_keys(fingerprint, secret=True, passphrase=passphrase or None,
-                             expect_passphrase=False)  # fmt: skip
+        self.gpg.delete_keys(
+            fingerprint, secret=True, passphrase=passphrase or None, expect_passphrase=False
+        )
         self.gpg.delete_keys(fingerprint)
 
     def _pin(self, fingerprint: str) -> None:

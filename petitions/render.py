@@ -68,12 +68,8 @@ def page_css(paper: str, left: str = "") -> str:
     """@page rule: paper size and a translated "Page X of Y" footer."""
     template = _("Page {page} of {pages}")
     parts = re.split(r"(\{page\}|\{pages\})", template)
-    content = " ".join(
-        "counter(page)" if part == "{page}" else "counter(pages)" if part == "{pages}"
-        else _css_string(part)
-        for part in parts
-        if part
-    )  # fmt: skip
+    counters = {"{page}": "counter(page)", "{pages}": "counter(pages)"}
+    content = " ".join(counters.get(part) or _css_string(part) for part in parts if part)
     size = PAPER_CSS.get(paper, "A4")
     footer_font = 'font: 7pt "DejaVu Sans", sans-serif; color: #444;'
     return (
@@ -192,8 +188,9 @@ def html_to_pdf(
 
     handler = None
     if progress is not None:
-        handler = _ProgressHandler(progress, estimated_pages, span[0], span[0] + int(
-            (span[1] - span[0]) * 0.85))  # fmt: skip
+        handler = _ProgressHandler(
+            progress, estimated_pages, span[0], span[0] + int((span[1] - span[0]) * 0.85)
+        )
         PROGRESS_LOGGER.addHandler(handler)
     old_level, old_propagate = PROGRESS_LOGGER.level, PROGRESS_LOGGER.propagate
     # Progress lines go to our handler only, never to the application log.
@@ -264,9 +261,14 @@ def qr_svg(data: str) -> str:
 
 
 def render_invite_sheet(
-    *, codes: list[str], url_prefix: str, campaign_name: str, letter_title: str, batch: str,
+    *,
+    codes: list[str],
+    url_prefix: str,
+    campaign_name: str,
+    letter_title: str,
+    batch: str,
     paper: str = "A4",
-) -> tuple[bytes, int]:  # fmt: skip
+) -> tuple[bytes, int]:
     cards = [
         {
             "code": code,

@@ -100,6 +100,7 @@ def campaign_key(campaign: Campaign) -> CampaignKey | None:
 def _activate(*, actor, campaign, fingerprint, source, passphrase="") -> CampaignKey:
     keyring = openpgp.Keyring()
     public = keyring.export_public(fingerprint)
+    encrypted = _passphrase_box().encrypt(passphrase.encode()) if passphrase else b""
     with transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         CampaignKey.objects.filter(campaign=campaign, active=True).update(active=False)
@@ -108,10 +109,9 @@ def _activate(*, actor, campaign, fingerprint, source, passphrase="") -> Campaig
             fingerprint=fingerprint,
             public_key=public,
             source=source,
-            passphrase_encrypted=_passphrase_box().encrypt(passphrase.encode()) if passphrase
-            else b"",
+            passphrase_encrypted=encrypted,
             created_by=actor,
-        )  # fmt: skip
+        )
         audit_record(
             campaign=campaign,
             actor=actor,
@@ -128,9 +128,11 @@ def campaign_key_generate(*, actor, campaign: Campaign) -> CampaignKey:
     keyring = openpgp.Keyring()
     fingerprint = keyring.generate(name=f"{campaign.name} ({campaign.slug}) petitions")
     return _activate(
-        actor=actor, campaign=campaign, fingerprint=fingerprint,
+        actor=actor,
+        campaign=campaign,
+        fingerprint=fingerprint,
         source=CampaignKey.Source.GENERATED,
-    )  # fmt: skip
+    )
 
 
 def campaign_key_import(
@@ -145,8 +147,11 @@ def campaign_key_import(
         openpgp.check_passphrase(passphrase)
         keyring = openpgp.Keyring()
         scanned = keyring.scan(armored)
-        fprs = [openpgp.normalize_fingerprint(k.get("fingerprint", "")) for k in scanned
-                if k.get("type") in ("sec", "pub")]  # fmt: skip
+        fprs = [
+            openpgp.normalize_fingerprint(k.get("fingerprint", ""))
+            for k in scanned
+            if k.get("type") in ("sec", "pub")
+        ]
         if len(fprs) == 1:
             owner = CampaignKey.objects.filter(fingerprint=fprs[0]).first()
             if owner is not None:
@@ -155,9 +160,12 @@ def campaign_key_import(
     except openpgp.KeyRejected as exc:
         raise ValidationError(str(exc))  # translated in openpgp
     return _activate(
-        actor=actor, campaign=campaign, fingerprint=fingerprint,
-        source=CampaignKey.Source.IMPORTED, passphrase=passphrase,
-    )  # fmt: skip
+        actor=actor,
+        campaign=campaign,
+        fingerprint=fingerprint,
+        source=CampaignKey.Source.IMPORTED,
+        passphrase=passphrase,
+    )
 
 
 def delegate_key_set(*, actor, campaign: Campaign, armored: str) -> DelegateKey:
@@ -183,9 +191,12 @@ def delegate_key_set(*, actor, campaign: Campaign, armored: str) -> DelegateKey:
             update_fields=["fingerprint", "public_key", "created_at"],
         )
         audit_record(
-            campaign=campaign, actor=actor, action="openpgp.delegate_key", obj=key,
+            campaign=campaign,
+            actor=actor,
+            action="openpgp.delegate_key",
+            obj=key,
             summary=info["fingerprint"],
-        )  # fmt: skip
+        )
     return key
 
 
@@ -262,9 +273,13 @@ def snapshot(letter: Letter, *, paper: str, encrypt: bool) -> Snapshot:
 
 
 def export_start(
-    *, actor, letter: Letter, paper: str = PaperSize.A4, encrypt: bool = False,
+    *,
+    actor,
+    letter: Letter,
+    paper: str = PaperSize.A4,
+    encrypt: bool = False,
     enqueue: bool = True,
-) -> tuple[Export, bool]:  # fmt: skip
+) -> tuple[Export, bool]:
     """Start (or find) the export of the letter's current state.
 
     Returns (export, created). The same state returns the live export that
@@ -301,10 +316,13 @@ def export_start(
     with transaction.atomic():
         if insert_unless_conflicting(export):
             audit_record(
-                campaign=campaign, actor=actor, action="export.start", obj=export,
+                campaign=campaign,
+                actor=actor,
+                action="export.start",
+                obj=export,
                 summary=f"{letter.slug}: {snap.manifest.count} signatures, {paper}"
                 + (", encrypted" if encrypt else ""),
-            )  # fmt: skip
+            )
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(export.pk))
             return export, True
@@ -392,9 +410,14 @@ def export_render(export_id) -> str:
             return "noop"
         now = timezone.now()
         Export.objects.filter(pk=export.pk).update(
-            status=ExportStatus.RUNNING, run_id=run_id, attempts=export.attempts + 1,
-            progress=1, started_at=now, progress_at=now, error="",
-        )  # fmt: skip
+            status=ExportStatus.RUNNING,
+            run_id=run_id,
+            attempts=export.attempts + 1,
+            progress=1,
+            started_at=now,
+            progress_at=now,
+            error="",
+        )
     letter = export.letter
     campaign = letter.campaign
     _clean_partials(export)
@@ -432,14 +455,25 @@ def export_render(export_id) -> str:
             raise ValidationError(_("The campaign's OpenPGP key changed; start again."))
         made_at = timezone.now()
         document = render.PetitionDocument(
-            title=letter.title, summary=letter.summary, body_html=str(render_markdown(letter.body)),
-            demands=[str(d) for d in (letter.demands or [])], text_hash=letter.text_hash,
-            opened_at=letter.opened_at, closed_at=letter.closed_at, made_at=made_at,
-            campaign_name=campaign.name, employer_name=campaign.employer_name, goal=letter.goal,
-            tokens_issued=snap.tokens_issued, manifest=snap.manifest,
-            issuer_key_id=snap.issuer_key_id, openpgp_fingerprint=key.fingerprint,
-            verify_url=verify_url(campaign), export_id=str(export.pk), paper=export.paper,
-        )  # fmt: skip
+            title=letter.title,
+            summary=letter.summary,
+            body_html=str(render_markdown(letter.body)),
+            demands=[str(d) for d in (letter.demands or [])],
+            text_hash=letter.text_hash,
+            opened_at=letter.opened_at,
+            closed_at=letter.closed_at,
+            made_at=made_at,
+            campaign_name=campaign.name,
+            employer_name=campaign.employer_name,
+            goal=letter.goal,
+            tokens_issued=snap.tokens_issued,
+            manifest=snap.manifest,
+            issuer_key_id=snap.issuer_key_id,
+            openpgp_fingerprint=key.fingerprint,
+            verify_url=verify_url(campaign),
+            export_id=str(export.pk),
+            paper=export.paper,
+        )
         progress(15)
         pdf, pages = render.render_petition(document, progress=progress, span=(15, 90))
         progress(91)
@@ -470,16 +504,25 @@ def export_render(export_id) -> str:
                 shutil.rmtree(final)
             os.replace(partial, final)
             owned.update(
-                status=ExportStatus.DONE, progress=100, finished_at=timezone.now(),
-                count=snap.manifest.count, pages=pages, manifest_sha256=snap.manifest.sha256,
-                pdf_sha256=hashlib.sha256(pdf).hexdigest(), pdf_signature=pdf_asc,
-                manifest_signature=manifest_asc, openpgp_fingerprint=key.fingerprint,
+                status=ExportStatus.DONE,
+                progress=100,
+                finished_at=timezone.now(),
+                count=snap.manifest.count,
+                pages=pages,
+                manifest_sha256=snap.manifest.sha256,
+                pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                pdf_signature=pdf_asc,
+                manifest_signature=manifest_asc,
+                openpgp_fingerprint=key.fingerprint,
                 issuer_key_id=snap.issuer_key_id,
-            )  # fmt: skip
+            )
             audit_record(
-                campaign=campaign, actor=None, action="export.done", obj=export,
+                campaign=campaign,
+                actor=None,
+                action="export.done",
+                obj=export,
                 summary=f"{snap.manifest.count} signatures, {pages} pages",
-            )  # fmt: skip
+            )
         return "done"
     except render.RenderCancelled:
         shutil.rmtree(partial, ignore_errors=True)
@@ -660,9 +703,14 @@ def receipt_exports(signature) -> list[dict]:
 
 
 def delivery_record(
-    *, actor, export: Export, delivered_at: dt.datetime, recipient: str, method: str,
+    *,
+    actor,
+    export: Export,
+    delivered_at: dt.datetime,
+    recipient: str,
+    method: str,
     notes: str = "",
-) -> Delivery:  # fmt: skip
+) -> Delivery:
     """Record the delivery of a finished export; the letter becomes delivered."""
     letter = export.letter
     campaign = letter.campaign
@@ -688,14 +736,22 @@ def delivery_record(
     with transaction.atomic():
         letter_deliver(actor=actor, letter=letter)
         delivery = Delivery.objects.create(
-            export=export, letter=letter, delivered_at=delivered_at, recipient=recipient,
-            method=method, notes=notes or "", recorded_by=actor,
-        )  # fmt: skip
+            export=export,
+            letter=letter,
+            delivered_at=delivered_at,
+            recipient=recipient,
+            method=method,
+            notes=notes or "",
+            recorded_by=actor,
+        )
         Export.objects.filter(pk=export.pk).update(delivered_at=timezone.now())
         audit_record(
-            campaign=campaign, actor=actor, action="export.deliver", obj=delivery,
+            campaign=campaign,
+            actor=actor,
+            action="export.deliver",
+            obj=delivery,
             summary=f"{letter.slug} to {recipient[:120]} ({method})",
-        )  # fmt: skip
+        )
     for path in export.directory.iterdir():
         path.chmod(0o444)
     export.refresh_from_db()
@@ -715,9 +771,12 @@ def delivery_respond(
         delivery.response_at = response_at or timezone.now()
         delivery.save(update_fields=["response", "response_at"])
         audit_record(
-            campaign=campaign, actor=actor, action="export.response", obj=delivery,
+            campaign=campaign,
+            actor=actor,
+            action="export.response",
+            obj=delivery,
             summary=response[:120],
-        )  # fmt: skip
+        )
     return delivery
 
 
@@ -725,9 +784,14 @@ def delivery_respond(
 
 
 def invite_sheet(
-    *, actor, campaign: Campaign, letter: Letter, count: int, batch: str = "",
+    *,
+    actor,
+    campaign: Campaign,
+    letter: Letter,
+    count: int,
+    batch: str = "",
     paper: str = PaperSize.A4,
-) -> bytes:  # fmt: skip
+) -> bytes:
     """Create `count` invite codes and return them as a printable PDF.
 
     The codes exist only in this PDF (stored as HMACs); if rendering fails the
@@ -746,11 +810,17 @@ def invite_sheet(
     with transaction.atomic():
         codes = invite_codes_create(actor=actor, campaign=campaign, count=count, batch=batch)
         pdf, _pages = render.render_invite_sheet(
-            codes=codes, url_prefix=url_prefix, campaign_name=campaign.name,
-            letter_title=letter.title, batch=batch, paper=paper,
-        )  # fmt: skip
+            codes=codes,
+            url_prefix=url_prefix,
+            campaign_name=campaign.name,
+            letter_title=letter.title,
+            batch=batch,
+            paper=paper,
+        )
         audit_record(
-            campaign=campaign, actor=actor, action="invite_sheet.print",
+            campaign=campaign,
+            actor=actor,
+            action="invite_sheet.print",
             summary=f"{count} codes for {letter.slug}" + (f", batch {batch[:40]}" if batch else ""),
-        )  # fmt: skip
+        )
     return pdf

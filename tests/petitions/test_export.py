@@ -96,23 +96,34 @@ def test_manifest_is_canonical_and_hashed(exported):
 def test_same_state_same_export_and_new_signature_new_export(
     roles, exported, letter, django_capture_on_commit_callbacks
 ):
-    again, created = run_export(django_capture_on_commit_callbacks, actor=roles.organizer,
-                                letter=letter)  # fmt: skip
+    again, created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.organizer, letter=letter
+    )
     assert not created and again.pk == exported.pk
     assert Export.objects.count() == 1
     make_signatures(letter, 1, start_index=100)
-    newer, created = run_export(django_capture_on_commit_callbacks, actor=roles.delegate,
-                                letter=letter)  # fmt: skip
+    newer, created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
     assert created and newer.pk != exported.pk
     assert newer.count == 43
-    letter_size, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate,
-                                letter=letter, paper="letter")  # fmt: skip
+    letter_size, _ = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter, paper="letter"
+    )
     assert letter_size.pk != newer.pk
-    info = subprocess.run(["pdfinfo", str(export_file(letter_size, "petition.pdf"))],
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    info = subprocess.run(
+        ["pdfinfo", str(export_file(letter_size, "petition.pdf"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "612 x 792" in info
-    a4 = subprocess.run(["pdfinfo", str(export_file(newer, "petition.pdf"))],
-                        capture_output=True, text=True, check=True).stdout  # fmt: skip
+    a4 = subprocess.run(
+        ["pdfinfo", str(export_file(newer, "petition.pdf"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "595.276 x 841.89" in a4 or "595.28 x 841.89" in a4
 
 
@@ -235,8 +246,12 @@ def test_delivery_makes_the_letter_delivered_and_the_export_immutable(
     client_for, roles, exported, letter
 ):
     url = reverse("petitions:deliver", args=[roles.campaign.slug, exported.pk])
-    data = {"delivered_at": "2020-01-02T10:00", "recipient": "The CEO", "method": "in_person",
-            "notes": "Handed over at the all-hands"}  # fmt: skip
+    data = {
+        "delivered_at": "2020-01-02T10:00",
+        "recipient": "The CEO",
+        "method": "in_person",
+        "notes": "Handed over at the all-hands",
+    }
     client = client_for(roles.delegate)
     assert client.post(url, {**data, "method": "pigeon"}).status_code == 400
     assert client.post(url, {**data, "delivered_at": "2999-01-01T10:00"}).status_code == 400
@@ -268,24 +283,32 @@ def test_delivery_refused_when_signatures_changed(roles, exported, letter):
 
     Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
     with pytest.raises(ValidationError, match="changed after this export"):
-        services.delivery_record(actor=roles.delegate, export=exported,
-                                 delivered_at=exported.created_at, recipient="CEO",
-                                 method="email")  # fmt: skip
+        services.delivery_record(
+            actor=roles.delegate,
+            export=exported,
+            delivered_at=exported.created_at,
+            recipient="CEO",
+            method="email",
+        )
     letter.refresh_from_db()
     assert letter.state == LetterState.CLOSED
 
 
-def test_delivery_of_an_open_letter_is_refused(roles, campaign_key,
-                                              django_capture_on_commit_callbacks):  # fmt: skip
+def test_delivery_of_an_open_letter_is_refused(
+    roles, campaign_key, django_capture_on_commit_callbacks
+):
     letter = make_letter(roles.campaign, slug="still-open", state=LetterState.OPEN)
     make_signatures(letter, 6)
-    export, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate,
-                           letter=letter)  # fmt: skip
+    export, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter)
     assert export.status == "done"
     with pytest.raises(ValidationError):
-        services.delivery_record(actor=roles.delegate, export=export,
-                                 delivered_at=export.created_at, recipient="CEO",
-                                 method="email")  # fmt: skip
+        services.delivery_record(
+            actor=roles.delegate,
+            export=export,
+            delivered_at=export.created_at,
+            recipient="CEO",
+            method="email",
+        )
     assert not hasattr(Export.objects.get(pk=export.pk), "delivery") or True
     letter.refresh_from_db()
     assert letter.state == LetterState.OPEN
@@ -305,16 +328,18 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
     names = sorted(p.name for p in out.iterdir())
     assert names == ["manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc"]
     ok, output = gpg_verify(
-        campaign_key.public_key, (out / "petition.pdf.asc").read_text(),
+        campaign_key.public_key,
+        (out / "petition.pdf.asc").read_text(),
         (out / "petition.pdf").read_bytes(),
-    )  # fmt: skip
+    )
     assert ok, output
     with pytest.raises(CommandError):
         call_command("export_petition", "no-such-letter", "--out", str(out))
 
 
-def test_encrypted_copy_for_delegates(roles, campaign_key, letter, client_for,
-                                      django_capture_on_commit_callbacks):  # fmt: skip
+def test_encrypted_copy_for_delegates(
+    roles, campaign_key, letter, client_for, django_capture_on_commit_callbacks
+):
     import shutil
     import tempfile
 
@@ -323,29 +348,43 @@ def test_encrypted_copy_for_delegates(roles, campaign_key, letter, client_for,
     home = tempfile.mkdtemp(prefix="dl-")
     gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
     try:
-        subprocess.run([*gpg, "--quick-gen-key", "Delegate <d@example.org>", "ed25519", "default",
-                        "never"], check=True, capture_output=True)  # fmt: skip
-        listing = subprocess.run(["gpg", "--homedir", home, "--with-colons", "--list-keys"],
-                                 capture_output=True, text=True).stdout  # fmt: skip
+        subprocess.run(
+            [*gpg, "--quick-gen-key", "Delegate <d@example.org>", "ed25519", "default", "never"],
+            check=True,
+            capture_output=True,
+        )
+        listing = subprocess.run(
+            ["gpg", "--homedir", home, "--with-colons", "--list-keys"],
+            capture_output=True,
+            text=True,
+        ).stdout
         fpr = listing.split("fpr:::::::::")[1][:40]
-        subprocess.run([*gpg, "--quick-add-key", fpr, "cv25519", "encr", "never"], check=True,
-                       capture_output=True)  # fmt: skip
-        public = subprocess.run(["gpg", "--homedir", home, "--armor", "--export"],
-                                capture_output=True, text=True).stdout  # fmt: skip
+        subprocess.run(
+            [*gpg, "--quick-add-key", fpr, "cv25519", "encr", "never"],
+            check=True,
+            capture_output=True,
+        )
+        public = subprocess.run(
+            ["gpg", "--homedir", home, "--armor", "--export"], capture_output=True, text=True
+        ).stdout
         response = client_for(roles.delegate).post(
             reverse("petitions:keys", args=[roles.campaign.slug]),
             {"action": "delegate_key", "armored": public},
         )
         assert response.status_code == 302
-        export, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate,
-                               letter=letter, encrypt=True)  # fmt: skip
+        export, _ = run_export(
+            django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter, encrypt=True
+        )
         assert export.status == "done", export.error
         ciphertext = export_file(export, "petition.pdf.gpg").read_bytes()
         plain = subprocess.run([*gpg, "--decrypt"], input=ciphertext, capture_output=True)
         assert plain.stdout == export_file(export, "petition.pdf").read_bytes()
         # Hidden recipient: the key id in the packet is zero.
-        packets = subprocess.run(["gpg", "--homedir", home, "--batch", "--list-packets"],
-                                 input=ciphertext, capture_output=True)  # fmt: skip
+        packets = subprocess.run(
+            ["gpg", "--homedir", home, "--batch", "--list-packets"],
+            input=ciphertext,
+            capture_output=True,
+        )
         assert b"keyid 0000000000000000" in packets.stdout + packets.stderr
     finally:
         openpgp.kill_agent(home)

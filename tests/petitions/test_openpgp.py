@@ -79,8 +79,16 @@ def _subkey_export(passphrase: str) -> tuple[str, str, str]:
     """An offline primary key with a signing subkey; returns (fpr, armored
     secret subkey export, home)."""
     home = tempfile.mkdtemp(prefix="org-")
-    base = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
-            "--passphrase", passphrase]  # fmt: skip
+    base = [
+        "gpg",
+        "--homedir",
+        home,
+        "--batch",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        passphrase,
+    ]
     subprocess.run(
         [*base, "--quick-gen-key", "Organizer <org@example.org>", "ed25519", "cert", "never"],
         check=True,
@@ -93,8 +101,9 @@ def _subkey_export(passphrase: str) -> tuple[str, str, str]:
         text=True,
     ).stdout
     fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
-    subprocess.run([*base, "--quick-add-key", fpr, "ed25519", "sign", "never"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*base, "--quick-add-key", fpr, "ed25519", "sign", "never"], check=True, capture_output=True
+    )
     armored = subprocess.run(
         [*base, "--armor", "--export-secret-subkeys", fpr],
         check=True,
@@ -135,17 +144,43 @@ def test_public_key_info_and_hidden_recipient_encryption(tmp_path):
     home = tempfile.mkdtemp(prefix="dk-")
     try:
         subprocess.run(
-            ["gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key",
-             "Delegate <d@example.org>", "ed25519", "default", "never"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "gpg",
+                "--homedir",
+                home,
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Delegate <d@example.org>",
+                "ed25519",
+                "default",
+                "never",
+            ],
+            check=True,
+            capture_output=True,
+        )
         subprocess.run(
-            ["gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-add-key",
-             subprocess.run(["gpg", "--homedir", home, "--with-colons", "--list-keys"],
-                            capture_output=True, text=True).stdout.split("fpr:::::::::")[1][:40],
-             "cv25519", "encr", "never"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "gpg",
+                "--homedir",
+                home,
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-add-key",
+                subprocess.run(
+                    ["gpg", "--homedir", home, "--with-colons", "--list-keys"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.split("fpr:::::::::")[1][:40],
+                "cv25519",
+                "encr",
+                "never",
+            ],
+            check=True,
+            capture_output=True,
+        )
         public = subprocess.run(
             ["gpg", "--homedir", home, "--armor", "--export"], capture_output=True, text=True
         ).stdout
@@ -154,14 +189,26 @@ def test_public_key_info_and_hidden_recipient_encryption(tmp_path):
         ciphertext = openpgp.encrypt_to(b"%PDF-secret", [(info["fingerprint"], public)])
         listing = subprocess.run(
             ["gpg", "--homedir", home, "--batch", "--list-packets"],
-            input=ciphertext, capture_output=True,
-        )  # fmt: skip
+            input=ciphertext,
+            capture_output=True,
+        )
         assert b"keyid 0000000000000000" in listing.stdout + listing.stderr  # hidden recipient
         plain = subprocess.run(
-            ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
-             "--passphrase", "", "--try-all-secrets", "--decrypt"],
-            input=ciphertext, capture_output=True,
-        )  # fmt: skip
+            [
+                "gpg",
+                "--homedir",
+                home,
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--try-all-secrets",
+                "--decrypt",
+            ],
+            input=ciphertext,
+            capture_output=True,
+        )
         assert plain.stdout == b"%PDF-secret", plain.stderr
         with pytest.raises(openpgp.KeyRejected):
             openpgp.public_key_info("-----BEGIN PGP PRIVATE KEY BLOCK-----\n")

@@ -61,8 +61,9 @@ def test_staff_pages_and_downloads(role, roles, exported, client_for):
     _expect(role, client.post(reverse("petitions:deliver", args=[slug, pk]), {}), 400)
     _expect(role, client.post(reverse("petitions:response", args=[slug, pk]), {}), 404)
     _expect(role, client.post(reverse("petitions:list", args=[slug]), {"letter": "nope"}), 400)
-    _expect(role, client.get(reverse("petitions:invite_sheet", args=[slug])), 200,
-            organizer_only=True)  # fmt: skip
+    _expect(
+        role, client.get(reverse("petitions:invite_sheet", args=[slug])), 200, organizer_only=True
+    )
     if role == "anonymous":
         assert AuditEntry.objects.filter(action="export.cancel").count() == 0
 
@@ -89,8 +90,9 @@ def test_public_pages_for_everyone(role, roles, exported, client_for):
 @pytest.mark.parametrize("role", ROLES)
 def test_generating_the_campaign_key(role, roles, client_for):
     client = client_for(roles.users()[role])
-    response = client.post(reverse("petitions:keys", args=[roles.campaign.slug]),
-                           {"action": "generate"})  # fmt: skip
+    response = client.post(
+        reverse("petitions:keys", args=[roles.campaign.slug]), {"action": "generate"}
+    )
     _expect(role, response, 302, organizer_only=True)
     exists = CampaignKey.objects.filter(campaign=roles.campaign, active=True).exists()
     assert exists == (role == "organizer")
@@ -126,15 +128,18 @@ def test_the_published_key_names_no_server_account_or_host(roles, client_for, mo
 @pytest.mark.parametrize("role", ROLES)
 def test_starting_an_export(role, roles, campaign_key, letter, client_for):
     client = client_for(roles.users()[role])
-    response = client.post(reverse("petitions:list", args=[roles.campaign.slug]),
-                           {"letter": letter.slug, "paper": "A4"})  # fmt: skip
+    response = client.post(
+        reverse("petitions:list", args=[roles.campaign.slug]),
+        {"letter": letter.slug, "paper": "A4"},
+    )
     _expect(role, response, 302)
     started = letter.exports.count()
     assert started == (1 if role in STAFF_OK else 0)
     if role in STAFF_OK:
         export = letter.exports.get()
-        assert response["Location"] == reverse("petitions:detail",
-                                               args=[roles.campaign.slug, export.pk])  # fmt: skip
+        assert response["Location"] == reverse(
+            "petitions:detail", args=[roles.campaign.slug, export.pk]
+        )
 
 
 def test_an_export_whose_worker_died_says_when_it_resumes(roles, client_for, settings):
@@ -199,8 +204,14 @@ def test_key_pages_refuse_bad_keys_with_400(roles, client_for):
     response = organizer.post(url, {"action": "import", "armored": "not a key"})
     assert response.status_code == 400
     assert "ASCII-armored secret key" in response.content.decode()
-    response = organizer.post(url, {"action": "import", "armored": "-----BEGIN PGP PRIVATE KEY "
-                                     "BLOCK-----", "passphrase": "a\nb"})  # fmt: skip
+    response = organizer.post(
+        url,
+        {
+            "action": "import",
+            "armored": "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+            "passphrase": "a\nb",
+        },
+    )
     assert response.status_code == 400
     assert "line breaks" in response.content.decode()
     delegate = client_for(roles.delegate)
@@ -218,8 +229,9 @@ def test_invite_sheet(role, roles, client_for):
     letter = make_letter(roles.campaign, slug="sign-me", state=LetterState.OPEN)
     client = client_for(roles.users()[role])
     url = reverse("petitions:invite_sheet", args=[roles.campaign.slug])
-    response = client.post(url, {"letter": letter.slug, "count": 3, "batch": "night shift",
-                                 "paper": "A4"})  # fmt: skip
+    response = client.post(
+        url, {"letter": letter.slug, "count": 3, "batch": "night shift", "paper": "A4"}
+    )
     _expect(role, response, 200, organizer_only=True)
     if role != "organizer":
         assert InviteCode.objects.count() == 0
@@ -232,8 +244,11 @@ def test_invite_sheet(role, roles, client_for):
     sign_url = reverse("signatures:sign", args=[letter.slug])
     for code in codes:
         assert f"{sign_url}#invite={code}" in flat
-    stored = set(InviteCode.objects.filter(campaign=roles.campaign, batch="night shift")
-                 .values_list("code_hmac", flat=True))  # fmt: skip
+    stored = set(
+        InviteCode.objects.filter(campaign=roles.campaign, batch="night shift").values_list(
+            "code_hmac", flat=True
+        )
+    )
     assert {invite_code_hmac(invite_code_normalize(c)) for c in codes} == stored
     assert AuditEntry.objects.filter(action="invite_sheet.print").count() == 1
     # Bad input is a 400 and creates nothing.

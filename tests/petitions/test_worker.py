@@ -73,12 +73,25 @@ def worker_env():
 
 def start_worker(env, name):
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER, "worker", "--pool=solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h",
-         "--loglevel=WARNING"],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            WORKER,
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{name}@%h",
+            "--loglevel=WARNING",
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(process):
@@ -157,8 +170,11 @@ def test_worker_killed_mid_render_then_export_completes_once(
         )
         assert Export.objects.filter(letter=letter).count() == 1
         assert sorted(p.name for p in export.directory.iterdir()) == [
-            "manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc",
-        ]  # fmt: skip
+            "manifest.json",
+            "manifest.json.asc",
+            "petition.pdf",
+            "petition.pdf.asc",
+        ]
         assert not list(export.directory.parent.glob("*.partial"))
         pdf = services.export_file(export, "petition.pdf").read_bytes()
         assert services.verify_pdf(
