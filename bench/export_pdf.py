@@ -1,4 +1,4 @@
-"""Benchmark of the petition PDF renderer (signatures/export/render.py).
+"""Benchmark of the petition PDF renderer (petitions/render.py).
 
 Usage (from the repository root)::
 
@@ -69,8 +69,8 @@ def one(n: int, naive: bool) -> dict:
     import html
     from types import SimpleNamespace
 
-    from signatures.export import render
-    from signatures.export.manifest import build_manifest
+    from petitions import render
+    from petitions.manifest import build_manifest
 
     rows = synthetic_rows(n)
     letter = SimpleNamespace(campaign=SimpleNamespace(k_threshold=5))

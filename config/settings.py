@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "discussions",
     "letters",
     "signatures",
+    "petitions",
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,7 @@ urlpatterns = [
     path("", include((organizing_urls.urlpatterns + discussions_urls.urlpatterns, "organizing"))),
     path("", include("letters.urls")),
     path("", include("signatures.urls")),
-    path("", include("signatures.export.urls")),
+    path("", include("petitions.urls")),
     path("accounts/", include("allauth.urls")),
     path("operator/", admin.site.urls),
 ]

@@ -11,9 +11,6 @@ class SignaturesConfig(AppConfig):
         from signatures.services import on_letter_opened
 
         letter_opened.connect(on_letter_opened, dispatch_uid="signatures.issuer_key")
-        from signatures.export.services import register_hooks
-
-        register_hooks()  # receipt lookups of the petition export, and its Celery task
         # After letters' receiver (apps are ready in INSTALLED_APPS order):
         # the open demo letter must exist to get its issuer key.
         demo_seeded.connect(seed_signatures_demo, dispatch_uid="signatures.demo")

@@ -207,6 +207,3 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} on {self.letter}"
-
-
-from signatures.export.models import *  # noqa: E402,F401,F403

@@ -18,9 +18,9 @@ from discussions.services import fingerprint_of
 from letters.models import LetterState
 from letters.services import compute_text_hash
 from organizing.models import Invitation, Role
-from signatures.export.models import CampaignKey, Export
-from signatures.export.services import _passphrase as openpgp_passphrase
-from signatures.export.services import snapshot as export_snapshot
+from petitions.models import CampaignKey, Export
+from petitions.services import _passphrase as openpgp_passphrase
+from petitions.services import snapshot as export_snapshot
 from signatures.keys import decrypt_private_key
 from signatures.models import Attestation, EmailCode, InviteCode, Issuance, IssuerKey, Signature
 from signatures.services import _code_hmac as email_code_hmac

@@ -4,7 +4,8 @@ database with the code of OLD_REF, migrates it with this tree's code and
 compares every table's rows and layout.
 
 OLD_REF is the commit before the first model move of the redesign (the
-discussion channels, to the discussions app), found in git's history rather
+discussion channels to the discussions app; the petition export's models
+to the petitions app moved from the same commit), found in git's history rather
 than written down, so that it stays right when that move is rebased: from
 then on scripts/populate_copy.py, written against the old models, no longer
 runs on HEAD. (1d16306, before the redesign, is too old: signatures 0006

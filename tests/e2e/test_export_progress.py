@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from signatures.export.models import Export, ExportStatus
-from tests.export.factories import make_letter
+from petitions.models import Export, ExportStatus
+from tests.petitions.factories import make_letter
 from tests.sessions import login_with_mfa
 
 pytestmark = pytest.mark.django_db(transaction=True)

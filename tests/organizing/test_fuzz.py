@@ -45,11 +45,11 @@ from discussions.consumers import ChannelConsumer
 from letters import services as letter_services
 from organizing.models import Membership, Role
 from organizing.services import invitation_create
-from signatures.export.models import Export
+from petitions.models import Export
 from signatures.models import Attestation
 from signatures.services import DEFAULT_RATE_LIMITS, invite_codes_create
 from tests.conftest import make_user
-from tests.export.factories import make_signatures
+from tests.petitions.factories import make_signatures
 from tests.signatures.factories import open_letter
 
 SEED = int(os.environ.get("FUZZ_SEED", "13"))

@@ -83,8 +83,8 @@ def attacks(roles, extra, channel):
         ("post", reverse("organizing:member_role", args=[slug, extra.pk]), {"role": "organizer"}),
         ("post", reverse("organizing:channel_archive", args=[slug, channel.pk]), {}),
         ("post", reverse("signatures:invite_codes", args=[slug]), {"count": 10, "batch": "x"}),
-        ("get", reverse("export:list", args=[slug]), {}),
-        ("get", reverse("export:keys", args=[slug]), {}),
+        ("get", reverse("petitions:list", args=[slug]), {}),
+        ("get", reverse("petitions:keys", args=[slug]), {}),
         ("get", reverse("letters:manage_list", args=[slug]), {}),
         (
             "post",
@@ -144,8 +144,8 @@ def test_a_password_only_session_passes_no_organizer_gate(staff_organizer, roles
 def test_a_password_only_session_passes_no_delegate_gate(roles):
     client = password_only_client(roles.delegate)
     for url in (
-        reverse("export:list", args=["acme"]),
-        reverse("export:keys", args=["acme"]),
+        reverse("petitions:list", args=["acme"]),
+        reverse("petitions:keys", args=["acme"]),
         reverse("signatures:invite_codes", args=["acme"]),
     ):
         assert client.get(url).status_code == 403, url

@@ -18,7 +18,7 @@ from discussions import services as channel_services
 from letters.models import LetterState
 from organizing import services
 from tests.conftest import TEST_TOTP_SECRET
-from tests.export.factories import make_letter
+from tests.petitions.factories import make_letter
 
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.I)
 STYLE_ATTR = re.compile(r"<[a-zA-Z][^>]*\sstyle\s*=", re.I)
@@ -207,8 +207,8 @@ def signed_in_pages(roles) -> list[str]:
         reverse("organizing:audit", args=[slug]),
         reverse("letters:manage_list", args=[slug]),
         reverse("letters:manage_edit", args=[slug, letter.pk]),
-        reverse("export:list", args=[slug]),
-        reverse("export:keys", args=[slug]),
+        reverse("petitions:list", args=[slug]),
+        reverse("petitions:keys", args=[slug]),
         reverse("organizing:channel_list", args=[slug]),
         reverse("organizing:channel_room", args=[slug, channel.pk]),
         reverse("organizing:channel_settings", args=[slug, channel.pk]),
