@@ -11,7 +11,6 @@ class PetitionsConfig(AppConfig):
         # only once the app registry is ready.
         from petitions import tasks  # noqa: F401 - registers signatures.export.render
         from petitions.services import receipt_exports
-        from signatures import services as signature_services
+        from signatures.signals import receipt_exports_requested
 
-        if receipt_exports not in signature_services.receipt_export_lookups:
-            signature_services.receipt_export_lookups.append(receipt_exports)
+        receipt_exports_requested.connect(receipt_exports, dispatch_uid="petitions.receipt_exports")

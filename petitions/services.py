@@ -678,8 +678,9 @@ def receipt_included(*, export: Export, receipt: str) -> bool:
     return str(signature_id) in manifest_ids(data)
 
 
-def receipt_exports(signature) -> list[dict]:
-    """Hook for signatures.services.receipt_export_lookups."""
+def receipt_exports(*, signature, **kwargs) -> list[dict]:
+    """Receiver of signatures.signals.receipt_exports_requested: the finished
+    exports whose manifest lists the signature."""
     found = []
     for export in Export.objects.filter(letter_id=signature.letter_id, status=ExportStatus.DONE):
         try:

@@ -65,6 +65,7 @@ from signatures.models import (
     Signature,
 )
 from signatures.selectors import letter_figures_forget, redis_client, signing_letter_forget
+from signatures.signals import receipt_exports_requested
 
 TOKEN_CONTEXT = b"organizing-token-v1"
 TEXT_HASH_LEN = 32
@@ -562,9 +563,12 @@ def token_issue(
         raise ProofRejected(_("This campaign does not verify by work email."))
     if kind == "invite_code":
         return _token_issue_by_invite_code(
-            letter=letter, key=key, blinded_msg=blinded_msg, code=proof.get("code"),
+            letter=letter,
+            key=key,
+            blinded_msg=blinded_msg,
+            code=proof.get("code"),
             visibility_key=visibility_key,
-        )  # fmt: skip
+        )
 
     # The code check and the issuance are one transaction. A failed code check
     # still commits its attempt counter, so it is returned, not raised, inside.
@@ -883,11 +887,6 @@ def _refusal_reason(
 
 # --- receipts ----------------------------------------------------------------------
 
-# Exports register functions here: fn(signature) -> list of dicts describing
-# the exports that include it ({"id", "created", "url"}), without this module
-# importing them.
-receipt_export_lookups: list = []
-
 
 def _receipt_signature(receipt) -> Signature:
     if not isinstance(receipt, str) or not 20 <= len(receipt) <= 128:
@@ -905,8 +904,9 @@ def _receipt_signature(receipt) -> Signature:
 def receipt_status(*, receipt) -> dict:
     signature = _receipt_signature(receipt)
     exports = []
-    for lookup in receipt_export_lookups:
-        exports.extend(lookup(signature))
+    # petitions answers, without this module importing it (signatures.signals).
+    for _receiver, found in receipt_exports_requested.send(sender=Signature, signature=signature):
+        exports.extend(found)
     letter = signature.letter
     return {
         "status": "withdrawn" if signature.withdrawn else "counted",
