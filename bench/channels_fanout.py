@@ -242,11 +242,16 @@ class LeanWorker:
             async with gate:
                 _, client = await loop.create_connection(
                     lambda: LeanClient(
-                        self, f"/ws/channels/{channel_id}/", f"127.0.0.1:{port}",
-                        f"http://127.0.0.1:{port}", session, self.deflate,
+                        self,
+                        f"/ws/channels/{channel_id}/",
+                        f"127.0.0.1:{port}",
+                        f"http://127.0.0.1:{port}",
+                        session,
+                        self.deflate,
                     ),
-                    "127.0.0.1", port,
-                )  # fmt: skip
+                    "127.0.0.1",
+                    port,
+                )
                 clients.append(client)
                 await asyncio.wait_for(client.welcomed, 60)
 

@@ -121,8 +121,15 @@ def one(n: int, naive: bool) -> dict:
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"n": n, "naive": naive, "seconds": round(seconds, 2), "cpu": round(cpu, 2),
-            "pages": pages, "peak_mb": round(peak_mb), "pdf_kb": len(pdf) // 1024}  # fmt: skip
+    return {
+        "n": n,
+        "naive": naive,
+        "seconds": round(seconds, 2),
+        "cpu": round(cpu, 2),
+        "pages": pages,
+        "peak_mb": round(peak_mb),
+        "pdf_kb": len(pdf) // 1024,
+    }
 
 
 def run_child(n: int, naive: bool) -> dict:
@@ -138,18 +145,25 @@ def main() -> None:
         return
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 20_000, 100_000]
     naive_n = sizes[1] if len(sizes) > 1 else sizes[0]
-    print(f"{'signatures':>10} {'layout':>6} {'seconds':>8} {'cpu s':>7} {'pages':>6} "
-          f"{'peak MB':>8} {'PDF KB':>7}")  # fmt: skip
+    print(
+        f"{'signatures':>10} {'layout':>6} {'seconds':>8} {'cpu s':>7} {'pages':>6} "
+        f"{'peak MB':>8} {'PDF KB':>7}"
+    )
     results = {}
     for n, naive in [(n, False) for n in sizes] + [(naive_n, True)]:
         r = run_child(n, naive)
         results[(n, naive)] = r
         layout = "table" if naive else "dense"
-        print(f"{n:>10} {layout:>6} {r['seconds']:>8.1f} {r['cpu']:>7.1f} {r['pages']:>6} "
-              f"{r['peak_mb']:>8} {r['pdf_kb']:>7}", flush=True)  # fmt: skip
+        print(
+            f"{n:>10} {layout:>6} {r['seconds']:>8.1f} {r['cpu']:>7.1f} {r['pages']:>6} "
+            f"{r['peak_mb']:>8} {r['pdf_kb']:>7}",
+            flush=True,
+        )
     fast, slow = results[(naive_n, False)], results[(naive_n, True)]
-    print(f"naive table / dense layout at {naive_n}: {slow['seconds'] / fast['seconds']:.1f}x "
-          f"wall, {slow['cpu'] / fast['cpu']:.1f}x CPU")  # fmt: skip
+    print(
+        f"naive table / dense layout at {naive_n}: {slow['seconds'] / fast['seconds']:.1f}x "
+        f"wall, {slow['cpu'] / fast['cpu']:.1f}x CPU"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 

@@ -13,11 +13,19 @@ DEMO_OPEN_SLUG = "stop-keystroke-logging"
 DEMO_DRAFT_SLUG = "right-to-disconnect"
 # Extra organizers so the demo letter reaches the campaign's approval quorum.
 EXTRA_ORGANIZERS = [
-    ("organizer2@demo.invalid", "demo-organizer2-pass", "Katherine (organizer)",
-     "MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK"),
-    ("organizer3@demo.invalid", "demo-organizer3-pass", "Edsger (organizer)",
-     "NBSWY3DPFQQHO33SNRSCCIJBNBSWY3DP"),
-]  # fmt: skip
+    (
+        "organizer2@demo.invalid",
+        "demo-organizer2-pass",
+        "Katherine (organizer)",
+        "MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK",
+    ),
+    (
+        "organizer3@demo.invalid",
+        "demo-organizer3-pass",
+        "Edsger (organizer)",
+        "NBSWY3DPFQQHO33SNRSCCIJBNBSWY3DP",
+    ),
+]
 
 OPEN_TITLE = "Stop logging our keystrokes"
 OPEN_SUMMARY = (

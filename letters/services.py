@@ -405,7 +405,7 @@ def letter_set_visibility(*, actor, letter: Letter, visibility: str) -> Letter:
                 "visibility": [
                     _("Another letter already uses the address “%(slug)s”.") % {"slug": new_slug}
                 ]
-            }  # fmt: skip
+            }
         )
     locked.visibility = visibility
     locked.unlisted_token = token

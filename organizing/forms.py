@@ -13,13 +13,20 @@ class CampaignForm(forms.ModelForm):
         help_text=_(
             "One per line, e.g. example.com. Employees prove they work there with a code "
             "sent to an address in one of these domains."
-        ),  # fmt: skip
+        ),
     )
 
     class Meta:
         model = Campaign
-        fields = ["name", "slug", "employer_name", "description", "allowed_domains",
-                  "k_threshold", "approval_quorum"]  # fmt: skip
+        fields = [
+            "name",
+            "slug",
+            "employer_name",
+            "description",
+            "allowed_domains",
+            "k_threshold",
+            "approval_quorum",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
         # Shown to everyone: the rule for names (core.text).
         field_classes = {"name": CleanTextField, "employer_name": CleanTextField}
@@ -38,12 +45,15 @@ class CampaignForm(forms.ModelForm):
 
 class InvitationForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.MEMBER)
-    max_uses = forms.IntegerField(label=_("How many people may use it"), min_value=1,
-                                  max_value=10000, initial=1)  # fmt: skip
-    valid_days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=90,
-                                    initial=7)  # fmt: skip
-    label = forms.CharField(label=_("Note for organizers (optional)"), max_length=80,
-                            required=False)  # fmt: skip
+    max_uses = forms.IntegerField(
+        label=_("How many people may use it"), min_value=1, max_value=10000, initial=1
+    )
+    valid_days = forms.IntegerField(
+        label=_("Valid for (days)"), min_value=1, max_value=90, initial=7
+    )
+    label = forms.CharField(
+        label=_("Note for organizers (optional)"), max_length=80, required=False
+    )
 
 
 class JoinForm(forms.Form):
@@ -54,7 +64,7 @@ class JoinForm(forms.Form):
         help_text=_(
             "How other members see you. Leave empty for a random name. "
             "Do not use your email address."
-        ),  # fmt: skip
+        ),
     )
 
 

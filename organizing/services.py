@@ -184,8 +184,14 @@ def campaign_create(
 @transaction.atomic
 def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
     require_organizer(user=actor, campaign=campaign)
-    allowed = {"name", "employer_name", "description", "allowed_domains", "k_threshold",
-               "approval_quorum"}  # fmt: skip
+    allowed = {
+        "name",
+        "employer_name",
+        "description",
+        "allowed_domains",
+        "k_threshold",
+        "approval_quorum",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Cannot update {sorted(unknown)}")

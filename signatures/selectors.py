@@ -196,8 +196,15 @@ def public_signatures_page(letter, page_number: int):
 
 # Letter fields a signing request uses; the others load lazily if touched.
 _SIGNING_LETTER_FIELDS = {
-    "id", "campaign_id", "slug", "state", "visibility", "unlisted_token", "deadline", "text_hash",
-}  # fmt: skip
+    "id",
+    "campaign_id",
+    "slug",
+    "state",
+    "visibility",
+    "unlisted_token",
+    "deadline",
+    "text_hash",
+}
 _signing_sql: dict[str, tuple[str, list]] = {}
 
 

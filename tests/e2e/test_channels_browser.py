@@ -180,11 +180,18 @@ def test_two_members_exchange_then_removal_locks_the_removed_one_out(browser, ch
         assert f"{seeded['channel_id']}:2" not in held["held"]
         assert "secret-gamma" not in bob.content()
         # Sanity check of the check: the same routine in Alice's browser decrypts it.
-        assert alice.evaluate(
-            TRY_DECRYPT_JS,
-            {"channelId": seeded["channel_id"], "ciphertext": ciphertext, "iv": iv,
-             "epochs": [2]},
-        )["decrypted"] == 1  # fmt: skip
+        assert (
+            alice.evaluate(
+                TRY_DECRYPT_JS,
+                {
+                    "channelId": seeded["channel_id"],
+                    "ciphertext": ciphertext,
+                    "iv": iv,
+                    "epochs": [2],
+                },
+            )["decrypted"]
+            == 1
+        )
         # The epoch-2 key went to the remaining devices (Alice's, Olga's) only:
         # Bob's device key is gone with his membership.
         devices = [

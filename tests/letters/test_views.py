@@ -65,8 +65,15 @@ def test_organizer_views_for_every_role(view, role, roles, make_letter, client_f
     args += [comment.pk if a == "comment" else a for a in extra]
     url = reverse(name, args=args)
     if data == "create":
-        data = {"title": "Another letter", "body": "Text", "language": "en", "goal": 10,
-                "visibility": "public", "demands": "", "summary": ""}  # fmt: skip
+        data = {
+            "title": "Another letter",
+            "body": "Text",
+            "language": "en",
+            "goal": 10,
+            "visibility": "public",
+            "demands": "",
+            "summary": "",
+        }
     elif data == "edit":
         data = _form(letter, body="Edited")
     client = client_for(roles.users()[role])
@@ -224,8 +231,16 @@ def test_unlisted_letter_only_through_its_secret_address(roles, make_letter, cli
 def test_create_with_preview_then_save(roles, client_for):
     client = client_for(roles.organizer)
     url = reverse("letters:manage_create", args=["acme"])
-    data = {"title": "Our letter", "summary": "", "body": "Hello **all**", "demands": "One\nTwo",
-            "language": "en", "goal": 50, "visibility": "public", "deadline": ""}  # fmt: skip
+    data = {
+        "title": "Our letter",
+        "summary": "",
+        "body": "Hello **all**",
+        "demands": "One\nTwo",
+        "language": "en",
+        "goal": 50,
+        "visibility": "public",
+        "deadline": "",
+    }
     response = client.post(url, {**data, "preview": "1"})
     assert response.status_code == 200
     assert "<strong>all</strong>" in response.content.decode()
@@ -302,10 +317,15 @@ def test_edit_refused_outside_draft(roles, make_letter, client_for):
 def test_history_and_diff(roles, make_letter, client_for):
     letter = make_letter(body="one two three")
     services.letter_save(
-        actor=roles.organizer, letter=letter, base_revision=letter.current_revision,
-        title=letter.title, summary=letter.summary, body="one 2 three", demands=letter.demands,
+        actor=roles.organizer,
+        letter=letter,
+        base_revision=letter.current_revision,
+        title=letter.title,
+        summary=letter.summary,
+        body="one 2 three",
+        demands=letter.demands,
         note="digits",
-    )  # fmt: skip
+    )
     client = client_for(roles.organizer)
     html = client.get(reverse("letters:manage_history", args=["acme", letter.pk])).content.decode()
     assert "Revision 2" in html and "digits" in html and "Org" in html

@@ -361,10 +361,20 @@ def test_forwarded_headers_do_not_select_the_bucket(db):
     """A client cannot escape its limit by sending X-Forwarded-For."""
     client = Client()
     for n in range(10):
-        login(client, f"user{n}@personal.test", "wrong", REMOTE_ADDR=ADDRESS,
-              HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")  # fmt: skip
-    response = login(client, "user10@personal.test", "wrong", REMOTE_ADDR=ADDRESS,
-                     HTTP_X_FORWARDED_FOR="198.51.100.200")  # fmt: skip
+        login(
+            client,
+            f"user{n}@personal.test",
+            "wrong",
+            REMOTE_ADDR=ADDRESS,
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
+    response = login(
+        client,
+        "user10@personal.test",
+        "wrong",
+        REMOTE_ADDR=ADDRESS,
+        HTTP_X_FORWARDED_FOR="198.51.100.200",
+    )
     assert "Too many failed login attempts" in str(response.context["form"].errors)
     assert not any("198.51.100" in key for key in rate_limit_keys())
 

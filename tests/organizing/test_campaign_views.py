@@ -76,48 +76,119 @@ ACME_MEMBERS = {"member", "delegate", "organizer"}
 WITH_MFA = {"delegate", "organizer", "other_organizer"}
 
 CASES = [
-    Case("home", "get", lambda r, t: reverse("organizing:home"), EVERYONE,
-         anonymous_allowed=True),
-    Case("healthz", "get", lambda r, t: reverse("organizing:healthz"), EVERYONE,
-         anonymous_allowed=True),
+    Case("home", "get", lambda r, t: reverse("organizing:home"), EVERYONE, anonymous_allowed=True),
+    Case(
+        "healthz",
+        "get",
+        lambda r, t: reverse("organizing:healthz"),
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
     Case("dashboard", "get", lambda r, t: reverse("organizing:dashboard"), EVERYONE),
-    Case("campaign_create_form", "get", lambda r, t: reverse("organizing:campaign_create"),
-         WITH_MFA),
-    Case("campaign_create", "post", lambda r, t: reverse("organizing:campaign_create"), WITH_MFA,
-         ok_status=302,
-         data=lambda r, t: {"name": "New", "slug": "new", "employer_name": "E",
-                            "allowed_domains": "e.example", "k_threshold": 5,
-                            "approval_quorum": 1}),
-    Case("campaign_public", "get", lambda r, t: reverse("organizing:campaign", args=["acme"]),
-         EVERYONE, anonymous_allowed=True),
+    Case(
+        "campaign_create_form", "get", lambda r, t: reverse("organizing:campaign_create"), WITH_MFA
+    ),
+    Case(
+        "campaign_create",
+        "post",
+        lambda r, t: reverse("organizing:campaign_create"),
+        WITH_MFA,
+        ok_status=302,
+        data=lambda r, t: {
+            "name": "New",
+            "slug": "new",
+            "employer_name": "E",
+            "allowed_domains": "e.example",
+            "k_threshold": 5,
+            "approval_quorum": 1,
+        },
+    ),
+    Case(
+        "campaign_public",
+        "get",
+        lambda r, t: reverse("organizing:campaign", args=["acme"]),
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
     Case("manage", "get", lambda r, t: reverse("organizing:manage", args=["acme"]), ORGANIZER),
-    Case("settings_form", "get", lambda r, t: reverse("organizing:settings", args=["acme"]),
-         ORGANIZER),
-    Case("settings", "post", lambda r, t: reverse("organizing:settings", args=["acme"]),
-         ORGANIZER, ok_status=302,
-         data=lambda r, t: {"name": "Renamed", "employer_name": "Acme", "allowed_domains": "",
-                            "k_threshold": 7, "approval_quorum": 2}),
+    Case(
+        "settings_form",
+        "get",
+        lambda r, t: reverse("organizing:settings", args=["acme"]),
+        ORGANIZER,
+    ),
+    Case(
+        "settings",
+        "post",
+        lambda r, t: reverse("organizing:settings", args=["acme"]),
+        ORGANIZER,
+        ok_status=302,
+        data=lambda r, t: {
+            "name": "Renamed",
+            "employer_name": "Acme",
+            "allowed_domains": "",
+            "k_threshold": 7,
+            "approval_quorum": 2,
+        },
+    ),
     Case("audit", "get", lambda r, t: reverse("organizing:audit", args=["acme"]), ORGANIZER),
-    Case("invitation_create", "post",
-         lambda r, t: reverse("organizing:invitation_create", args=["acme"]), ORGANIZER,
-         data=lambda r, t: {"role": "member", "max_uses": 3, "valid_days": 7, "label": "x"}),
-    Case("invitation_revoke", "post",
-         lambda r, t: reverse("organizing:invitation_revoke", args=["acme", t.invitation.pk]),
-         ORGANIZER, ok_status=302, effect=_revoked),
-    Case("member_remove", "post",
-         lambda r, t: reverse("organizing:member_remove", args=["acme", t.extra.pk]),
-         ORGANIZER, ok_status=302, effect=_removed),
-    Case("member_role", "post",
-         lambda r, t: reverse("organizing:member_role", args=["acme", t.extra.pk]),
-         ORGANIZER, ok_status=302, data=lambda r, t: {"role": "delegate"}, effect=_promoted),
-    Case("member_rename", "post", lambda r, t: reverse("organizing:member_rename", args=["acme"]),
-         ACME_MEMBERS, ok_status=302, data=lambda r, t: {"display_name": "New name"},
-         effect=_renamed),
-    Case("join_page", "get", lambda r, t: reverse("organizing:join", args=[t.token]), EVERYONE,
-         anonymous_allowed=True),
-    Case("join", "post", lambda r, t: reverse("organizing:join", args=[t.token]), EVERYONE,
-         ok_status=302, data=lambda r, t: {"display_name": ""}),
-]  # fmt: skip
+    Case(
+        "invitation_create",
+        "post",
+        lambda r, t: reverse("organizing:invitation_create", args=["acme"]),
+        ORGANIZER,
+        data=lambda r, t: {"role": "member", "max_uses": 3, "valid_days": 7, "label": "x"},
+    ),
+    Case(
+        "invitation_revoke",
+        "post",
+        lambda r, t: reverse("organizing:invitation_revoke", args=["acme", t.invitation.pk]),
+        ORGANIZER,
+        ok_status=302,
+        effect=_revoked,
+    ),
+    Case(
+        "member_remove",
+        "post",
+        lambda r, t: reverse("organizing:member_remove", args=["acme", t.extra.pk]),
+        ORGANIZER,
+        ok_status=302,
+        effect=_removed,
+    ),
+    Case(
+        "member_role",
+        "post",
+        lambda r, t: reverse("organizing:member_role", args=["acme", t.extra.pk]),
+        ORGANIZER,
+        ok_status=302,
+        data=lambda r, t: {"role": "delegate"},
+        effect=_promoted,
+    ),
+    Case(
+        "member_rename",
+        "post",
+        lambda r, t: reverse("organizing:member_rename", args=["acme"]),
+        ACME_MEMBERS,
+        ok_status=302,
+        data=lambda r, t: {"display_name": "New name"},
+        effect=_renamed,
+    ),
+    Case(
+        "join_page",
+        "get",
+        lambda r, t: reverse("organizing:join", args=[t.token]),
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
+    Case(
+        "join",
+        "post",
+        lambda r, t: reverse("organizing:join", args=[t.token]),
+        EVERYONE,
+        ok_status=302,
+        data=lambda r, t: {"display_name": ""},
+    ),
+]
 
 
 def _login_redirect(response, url):
@@ -227,8 +298,14 @@ def test_new_campaign_uses_the_default_k(roles, client_for, settings):
     ],
 )
 def test_create_campaign_rejects_bad_values_with_400(roles, client_for, data, field):
-    valid = {"name": "Valid", "slug": "valid", "employer_name": "E", "allowed_domains": "",
-             "k_threshold": 5, "approval_quorum": 2}  # fmt: skip
+    valid = {
+        "name": "Valid",
+        "slug": "valid",
+        "employer_name": "E",
+        "allowed_domains": "",
+        "k_threshold": 5,
+        "approval_quorum": 2,
+    }
     count = Campaign.objects.count()
     response = client_for(roles.organizer).post(
         reverse("organizing:campaign_create"), {**valid, **data}
@@ -242,9 +319,15 @@ def test_create_campaign_rejects_bad_values_with_400(roles, client_for, data, fi
 def test_settings_change_is_saved_and_audited(roles, client_for):
     response = client_for(roles.organizer).post(
         reverse("organizing:settings", args=["acme"]),
-        {"name": "Acme workers united", "slug": "ignored", "employer_name": "Acme",
-         "allowed_domains": "acme.example", "k_threshold": 6, "approval_quorum": 2},
-    )  # fmt: skip
+        {
+            "name": "Acme workers united",
+            "slug": "ignored",
+            "employer_name": "Acme",
+            "allowed_domains": "acme.example",
+            "k_threshold": 6,
+            "approval_quorum": 2,
+        },
+    )
     assert response.status_code == 302
     campaign = Campaign.objects.get(pk=roles.campaign.pk)
     assert campaign.slug == "acme"  # the slug cannot change: links stay valid
@@ -258,9 +341,14 @@ def test_settings_change_is_saved_and_audited(roles, client_for):
 def test_settings_bad_values_change_nothing(roles, client_for):
     response = client_for(roles.organizer).post(
         reverse("organizing:settings", args=["acme"]),
-        {"name": "Changed", "employer_name": "Acme", "allowed_domains": "",
-         "k_threshold": 0, "approval_quorum": 2},
-    )  # fmt: skip
+        {
+            "name": "Changed",
+            "employer_name": "Acme",
+            "allowed_domains": "",
+            "k_threshold": 0,
+            "approval_quorum": 2,
+        },
+    )
     assert response.status_code == 400
     campaign = Campaign.objects.get(pk=roles.campaign.pk)
     assert campaign.name == "Acme workers"

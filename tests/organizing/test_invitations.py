@@ -27,8 +27,10 @@ def test_single_use_invitation_admits_one_person(roles):
     first, second = make_user(), make_user()
     membership = invitation_accept(user=first, token=created.token, display_name="Rosa")
     assert (membership.campaign, membership.role, membership.display_name) == (
-        roles.campaign, Role.MEMBER, "Rosa"
-    )  # fmt: skip
+        roles.campaign,
+        Role.MEMBER,
+        "Rosa",
+    )
     with pytest.raises(InvitationUnusable):
         invitation_accept(user=second, token=created.token)
     assert not Membership.objects.filter(user=second).exists()

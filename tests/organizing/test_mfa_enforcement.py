@@ -41,19 +41,33 @@ def organizer_requests(invitation, extra):
     return [
         ("get", reverse("organizing:manage", args=["acme"]), {}),
         ("get", reverse("organizing:settings", args=["acme"]), {}),
-        ("post", reverse("organizing:settings", args=["acme"]),
-         {"name": "X", "employer_name": "Y", "k_threshold": 5, "approval_quorum": 1}),
+        (
+            "post",
+            reverse("organizing:settings", args=["acme"]),
+            {"name": "X", "employer_name": "Y", "k_threshold": 5, "approval_quorum": 1},
+        ),
         ("get", reverse("organizing:audit", args=["acme"]), {}),
-        ("post", reverse("organizing:invitation_create", args=["acme"]),
-         {"role": "member", "max_uses": 1, "valid_days": 1}),
+        (
+            "post",
+            reverse("organizing:invitation_create", args=["acme"]),
+            {"role": "member", "max_uses": 1, "valid_days": 1},
+        ),
         ("post", reverse("organizing:invitation_revoke", args=["acme", invitation.pk]), {}),
         ("post", reverse("organizing:member_role", args=["acme", extra.pk]), {"role": "delegate"}),
         ("post", reverse("organizing:member_remove", args=["acme", extra.pk]), {}),
         ("get", reverse("organizing:campaign_create"), {}),
-        ("post", reverse("organizing:campaign_create"),
-         {"name": "N", "slug": "n", "employer_name": "E", "k_threshold": 5,
-          "approval_quorum": 1}),
-    ]  # fmt: skip
+        (
+            "post",
+            reverse("organizing:campaign_create"),
+            {
+                "name": "N",
+                "slug": "n",
+                "employer_name": "E",
+                "k_threshold": 5,
+                "approval_quorum": 1,
+            },
+        ),
+    ]
 
 
 def test_every_organizer_action_needs_mfa(roles, objects, bare_organizer, client_for):

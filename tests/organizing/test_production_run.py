@@ -216,23 +216,58 @@ def test_gunicorn_uvicorn_celery_worker_and_beat(stack, tmp_path):
 
     http_port, ws_port = free_port(), free_port()
     stack.start(
-        "gunicorn", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{http_port}", "--workers", "2", "--worker-class", "sync",
-    )  # fmt: skip
+        "gunicorn",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{http_port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "sync",
+    )
     stack.start(
-        "uvicorn", "uvicorn", "config.asgi:application",
-        "--host", "127.0.0.1", "--port", str(ws_port), "--no-access-log", "--lifespan", "off",
-        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-    )  # fmt: skip
+        "uvicorn",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(ws_port),
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--ws",
+        "websockets-sansio",
+        "--ws-per-message-deflate",
+        "false",
+    )
     stack.start(
-        "worker", "celery", "-A", "organizing", "worker", "--loglevel", "INFO",
-        "--concurrency", "1", "--without-gossip", "--without-mingle",
-        "--max-memory-per-child", "500000",
-    )  # fmt: skip
+        "worker",
+        "celery",
+        "-A",
+        "organizing",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+        "--max-memory-per-child",
+        "500000",
+    )
     stack.start(
-        "beat", "celery", "-A", "organizing", "beat", "--loglevel", "INFO",
-        "--schedule", str(tmp_path / "beat-schedule"),
-    )  # fmt: skip
+        "beat",
+        "celery",
+        "-A",
+        "organizing",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+    )
 
     # HTTP over gunicorn: the home page with its security headers, and static files.
     base = f"http://127.0.0.1:{http_port}"

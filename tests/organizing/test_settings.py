@@ -102,9 +102,17 @@ def settings_error(tmp_path: Path, **env: str) -> str:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), ("YES", True), ("On", True),
-     ("0", False), ("false", False), ("No", False), ("off", False)],
-)  # fmt: skip
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("On", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_env_bool_parses_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("ORG_TEST_FLAG", raw)
     assert env_bool("ORG_TEST_FLAG", not expected) is expected
@@ -202,8 +210,12 @@ def test_production_configuration_from_urls(tmp_path):
     )
     assert s["db_engine"] == "django.db.backends.postgresql"
     assert (s["db_name"], s["db_user"], s["db_password"], s["db_host"], s["db_port"]) == (
-        "organizing", "app", "s3cret", "db.internal", "6543"
-    )  # fmt: skip
+        "organizing",
+        "app",
+        "s3cret",
+        "db.internal",
+        "6543",
+    )
     # Persistent connections under WSGI, checked before reuse.
     assert s["conn_max_age"] == 60
     assert s["conn_health_checks"] is True
@@ -289,8 +301,10 @@ def test_smtp_email_from_url(tmp_path):
     s = load_settings(tmp_path, EMAIL_URL="smtp+tls://user:pw@mail.example.org:2525")
     assert s["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
     assert (s["email_host"], s["email_port"], s["email_use_tls"]) == (
-        "mail.example.org", 2525, True
-    )  # fmt: skip
+        "mail.example.org",
+        2525,
+        True,
+    )
 
 
 def test_https_site_turns_on_secure_cookies_and_hsts(tmp_path):

@@ -486,10 +486,18 @@ def test_bad_blinded_message_gets_400_and_issues_nothing(letter, blinded, expect
 
 @pytest.mark.parametrize(
     "proof",
-    [None, "invite", [], {}, {"type": "magic"}, {"type": None}, {"type": "email_code"},
-     {"type": "email_code", "email": "x@example.com", "code": 123},
-     {"type": "email_code", "email": ["x"], "code": "12345678"}],
-)  # fmt: skip
+    [
+        None,
+        "invite",
+        [],
+        {},
+        {"type": "magic"},
+        {"type": None},
+        {"type": "email_code"},
+        {"type": "email_code", "email": "x@example.com", "code": 123},
+        {"type": "email_code", "email": ["x"], "code": "12345678"},
+    ],
+)
 def test_bad_proofs_get_4xx(letter, proof):
     blinded = base64.urlsafe_b64encode(b"\x01" * 256).decode()
     status, body = post_json(
@@ -500,9 +508,21 @@ def test_bad_proofs_get_4xx(letter, proof):
 
 
 @pytest.mark.parametrize(
-    "email", ["", "no-at-sign", "a@b@example.com", "@example.com", "ann@", "a b@example.com",
-              "ann@exa mple.com", "x" * 300 + "@example.com", None, 5, "ann@-.com"],
-)  # fmt: skip
+    "email",
+    [
+        "",
+        "no-at-sign",
+        "a@b@example.com",
+        "@example.com",
+        "ann@",
+        "a b@example.com",
+        "ann@exa mple.com",
+        "x" * 300 + "@example.com",
+        None,
+        5,
+        "ann@-.com",
+    ],
+)
 def test_bad_email_addresses_get_400(letter, email):
     status, body = post_json(
         Client(), f"/api/v1/letters/{letter.slug}/email-codes", {"email": email}
@@ -633,8 +653,25 @@ def test_rate_limits_answer_429(letter, settings):
     assert post_json(other, path + "/tokens", {})[0] == 400
 
 
-WEIRD_VALUES = [None, True, 0, -1, 10**400, 1.5, "", " ", "x" * 3000, "\x00", "\ud800", "é" * 70,
-                [], [1, "a"], {}, {"type": "invite_code"}, "NaN"]  # fmt: skip
+WEIRD_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    10**400,
+    1.5,
+    "",
+    " ",
+    "x" * 3000,
+    "\x00",
+    "\ud800",
+    "é" * 70,
+    [],
+    [1, "a"],
+    {},
+    {"type": "invite_code"},
+    "NaN",
+]
 
 
 def test_no_field_value_causes_a_server_error(token, attestation_ids, settings):

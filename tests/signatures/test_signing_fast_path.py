@@ -31,8 +31,12 @@ def test_letter_for_signing_loads_what_signing_uses(letter, attestation_ids):
     Letter.objects.filter(pk=letter.pk).update(deadline=datetime(2999, 1, 2, 3, 4, tzinfo=UTC))
     found = letter_for_signing(letter.slug)
     assert (found.pk, found.slug, found.state, found.visibility, found.text_hash) == (
-        letter.pk, letter.slug, LetterState.OPEN, Visibility.PUBLIC, letter.text_hash,
-    )  # fmt: skip
+        letter.pk,
+        letter.slug,
+        LetterState.OPEN,
+        Visibility.PUBLIC,
+        letter.text_hash,
+    )
     assert found.unlisted_token == letter.unlisted_token
     assert found.deadline == datetime(2999, 1, 2, 3, 4, tzinfo=UTC)
     assert found.is_open
