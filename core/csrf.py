@@ -9,6 +9,7 @@ or the Referer is missing, we accept `Sec-Fetch-Site: same-origin` in their
 place. The CSRF token is still required in every case.
 """
 
+from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 
@@ -33,8 +34,6 @@ class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
 def check_csrf_middleware(app_configs, **kwargs):
     """Stands in for Django's security.W003, which only knows Django's own
     class: our subclass must be installed."""
-    from django.conf import settings
-
     if "core.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
         return [
             Error(

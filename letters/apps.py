@@ -7,6 +7,8 @@ class LettersConfig(AppConfig):
     verbose_name = _("Letters")
 
     def ready(self):
+        # Imported here, not at the top: they load models, which Django allows
+        # only once the app registry is ready.
         from letters.demo import seed_letters
         from organizing.signals import demo_seeded
 

@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from letters import services
 from letters.models import Letter, LetterState
+from organizing.mfa import acting_from_command_line, totp_enable
+from organizing.models import Membership, Role, User
+from organizing.services import user_create_verified
 
 DEMO_OPEN_SLUG = "stop-keystroke-logging"
 DEMO_DRAFT_SLUG = "right-to-disconnect"
@@ -67,10 +70,6 @@ DRAFT_DEMANDS = ["No expectation to answer messages outside working hours."]
 
 
 def _organizers(campaign, accounts, stdout):
-    from organizing.mfa import acting_from_command_line, totp_enable
-    from organizing.models import Membership, Role, User
-    from organizing.services import user_create_verified
-
     organizers = [accounts["organizer"]]
     for email, password, display_name, secret in EXTRA_ORGANIZERS:
         if len(organizers) >= campaign.approval_quorum:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -316,8 +317,6 @@ def comment_resolve(request, pk, comment_id, *, campaign, membership):
 
 
 def _detail_url(campaign, letter) -> str:
-    from django.urls import reverse
-
     return reverse("letters:manage_detail", args=[campaign.slug, letter.pk])
 
 

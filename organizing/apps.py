@@ -15,6 +15,8 @@ class OrganizingConfig(AppConfig):
     verbose_name = "Organizing"
 
     def ready(self):
+        # Imported here, not at the top: they load models, which Django allows
+        # only once the app registry is ready.
         from allauth.mfa import signals as mfa_signals
 
         from organizing import mfa, services

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.text import CleanTextField
 from organizing.models import Campaign, Role
+from organizing.services import normalize_domains
 
 
 class CampaignForm(forms.ModelForm):
@@ -38,8 +39,6 @@ class CampaignForm(forms.ModelForm):
             self.initial["allowed_domains"] = "\n".join(self.instance.allowed_domains)
 
     def clean_allowed_domains(self):
-        from organizing.services import normalize_domains
-
         return normalize_domains(self.cleaned_data["allowed_domains"] or "")
 
 

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from allauth.mfa.utils import is_mfa_enabled
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -415,8 +416,6 @@ def membership_rename(*, membership: Membership, display_name: str) -> Membershi
 
 def user_create_verified(*, email: str, password: str, **extra) -> User:
     """Create an account whose email is already verified (seeding, tests)."""
-    from allauth.account.models import EmailAddress
-
     user = User.objects.create_user(email=email, password=password, **extra)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user

@@ -5,6 +5,8 @@ class SignaturesConfig(AppConfig):
     name = "signatures"
 
     def ready(self):
+        # Imported here, not at the top: they load models, which Django allows
+        # only once the app registry is ready.
         from letters.signals import letter_opened
         from organizing.signals import demo_seeded
         from signatures.demo import seed_signatures_demo

@@ -4,6 +4,8 @@ the organizers' invite-code and attestation pages. Thin: services do the work.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
@@ -34,8 +36,6 @@ def _letter_or_404(request, slug):
 def _api_suffix(request, letter) -> str:
     """The unlisted letter's secret, carried on to API calls."""
     if letter.visibility != "public":
-        from urllib.parse import urlencode
-
         return "?" + urlencode({"key": request.GET.get("key", "")})
     return ""
 
