@@ -3,18 +3,8 @@ state machine, audit log), and an open letter's text can never change."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from letters.models import Approval, Comment, Letter, Revision
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Letter)

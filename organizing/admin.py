@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from core.admin import ReadOnlyAdmin, ReadOnlyPermissions
 from organizing.models import AuditEntry, Campaign, Invitation, Membership, User
 
 
@@ -17,38 +18,31 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyPermissions, admin.TabularInline):
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
 
 
+# Campaigns, memberships and invitations change on the campaign's pages, through
+# organizing.services (role checks, the audit log): here they are read-only.
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ReadOnlyAdmin):
     list_display = ["name", "slug", "employer_name", "k_threshold", "approval_quorum"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ["campaign", "role", "uses", "max_uses", "expires_at", "revoked_at"]
     list_filter = ["role"]
     readonly_fields = ["token_hash", "uses"]
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is append-only, for operators too."""
 
     list_display = ["created_at", "campaign", "actor_label", "action", "summary"]
     list_filter = ["action"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

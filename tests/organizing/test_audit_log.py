@@ -11,7 +11,7 @@ from django.db.models.deletion import ProtectedError
 from django.urls import reverse
 
 from organizing import services
-from organizing.models import AuditEntry, Campaign, Role
+from organizing.models import AuditEntry, Campaign, Membership, Role
 from tests.conftest import make_user
 
 
@@ -184,7 +184,29 @@ def test_operators_read_the_audit_log_but_cannot_change_it(entry, operator_clien
     assert AuditEntry.objects.get(pk=entry.pk).summary == "first"
 
 
-# Memberships are edited inline on the campaign page.
+def test_operators_cannot_change_campaigns_memberships_or_invitations(roles, operator_client):
+    """They change through the campaign pages' services (role checks, the audit
+    log); the admin would bypass both."""
+    client = operator_client
+    invitation = services.invitation_create(actor=roles.organizer, campaign=roles.campaign)
+    invitation = invitation.invitation
+    campaign_url = f"/operator/organizing/campaign/{roles.campaign.pk}/change/"
+    page = client.get(campaign_url)
+    assert page.status_code == 200
+    assert b'name="membership_set-0-role"' not in page.content  # no inline editing
+    assert client.post(campaign_url, {"name": "Renamed"}).status_code == 403
+    assert client.get("/operator/organizing/campaign/add/").status_code == 403
+    delete = f"/operator/organizing/campaign/{roles.campaign.pk}/delete/"
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    invitation_url = f"/operator/organizing/invitation/{invitation.pk}/change/"
+    assert client.post(invitation_url, {"max_uses": 999}).status_code == 403
+    roles.campaign.refresh_from_db()
+    invitation.refresh_from_db()
+    assert roles.campaign.name == "Acme workers" and invitation.max_uses != 999
+    assert Membership.objects.filter(campaign=roles.campaign).count() == 3
+
+
+# Memberships are shown inline on the campaign page.
 @pytest.mark.parametrize("model", ["user", "campaign", "invitation", "auditentry"])
 def test_admin_pages_work_for_operators(roles, entry, operator_client, model):
     assert operator_client.get(f"/operator/organizing/{model}/").status_code == 200
