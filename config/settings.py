@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "core.middleware.RefuseUnreadableInputMiddleware",
     # Last: Redis (or the broker) unreachable -> 503, through every middleware above.
+    "core.errors.AppErrorMiddleware",
     "core.unavailable.ServiceUnavailableMiddleware",
 ]
 

@@ -15,12 +15,11 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.crypto import client_key_for
+from core.errors import API_PATH_PREFIX
 
 # A reserved documentation address (RFC 5737), so code that insists on an
 # address gets a harmless one.
 PLACEHOLDER_ADDRESS = "192.0.2.1"
-# The JSON API (signatures/urls.py): its answers are never stored.
-API_PATH_PREFIX = "/api/"
 
 
 class ForgetClientAddressMiddleware:

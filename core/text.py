@@ -29,6 +29,8 @@ from django import forms
 from django.core.exceptions import BadRequest, ValidationError
 from django.utils.translation import gettext as _
 
+from core.errors import AppError
+
 # Bidirectional overrides and isolates can make a name read differently from
 # what it is.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -37,7 +39,7 @@ REFUSED_CATEGORIES = frozenset(("Cc", "Cs", "Co", "Cn"))
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-class InputRefused(BadRequest):
+class InputRefused(AppError, BadRequest):
     """A request refused before any view saw it; its message is for the
     person who sent it (core.errors.bad_request shows it)."""
 

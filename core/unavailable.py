@@ -15,9 +15,9 @@ import logging
 
 import kombu.exceptions
 import redis.exceptions
-from django.http import JsonResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from core.errors import AppError, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +30,23 @@ REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 BROKER_DOWN = (kombu.exceptions.OperationalError,)
 
 
-class ServiceUnavailable(Exception):
+class ServiceUnavailable(AppError):
     """A request needs a service that is unreachable for the moment."""
 
+    status, code = 503, "unavailable"
+
     def __init__(self, message: str | None = None):
-        super().__init__(message)
-        self.message = message or _(
-            "This part of the service is unavailable for a moment. Please try again in a minute."
+        super().__init__(
+            message
+            or _(
+                "This part of the service is unavailable for a moment. "
+                "Please try again in a minute."
+            )
         )
 
 
 def unavailable_response(request, message: str):
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"error": "unavailable", "message": message}, status=503)
-    else:
-        response = render(request, "503.html", {"message": message}, status=503)
+    response = error_response(request, ServiceUnavailable(message))
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

@@ -10,8 +10,10 @@ import binascii
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from core.errors import AppError
 
-class ChannelError(ValidationError):
+
+class ChannelError(AppError, ValidationError):
     """Bad input from a client; `code` names it in the websocket error frame."""
 
     def __init__(self, message, code):

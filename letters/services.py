@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from core import text as text_rule
 from core.db import insert_unless_conflicting
+from core.errors import AppError
 from letters.models import (
     MAX_BODY_CHARS,
     MAX_COMMENT_CHARS,
@@ -56,11 +57,13 @@ _UNSET = object()
 # --- errors ---------------------------------------------------------------------
 
 
-class LetterStateError(ValidationError):
+class LetterStateError(AppError, ValidationError):
     """The letter is not in a state that allows this action."""
 
+    status, code = 409, "letter_state"
 
-class RevisionConflict(ValidationError):
+
+class RevisionConflict(AppError, ValidationError):
     """A save (or approval) was based on a revision that is no longer current.
 
     `current` is the letter's current revision (the conflicting one), `base`
@@ -75,6 +78,7 @@ class RevisionConflict(ValidationError):
             ),
             code="stale",
         )
+        self.status = 409
         self.current = current
         self.base = base
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.db import insert_unless_conflicting
+from core.errors import AppError
 from organizing import signals
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
@@ -35,12 +36,14 @@ from organizing.models import (
 )
 
 
-class MFARequired(PermissionDenied):
+class MFARequired(AppError, PermissionDenied):
     """The actor has the role but this session has not completed a second factor.
 
     `needs_setup` is true when the account has no second factor at all (set
     one up), false when it has one that this session did not use (confirm it).
     """
+
+    status, code = 403, "mfa_required"
 
     def __init__(self, message, *, needs_setup: bool):
         super().__init__(message)
@@ -301,8 +304,8 @@ def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
     return invitation
 
 
-class InvitationUnusable(ValidationError):
-    pass
+class InvitationUnusable(AppError, ValidationError):
+    code = "invitation_unusable"
 
 
 def invitation_accept(*, user, token: str, display_name: str = "") -> Membership:

@@ -39,6 +39,8 @@ import gnupg
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.errors import AppError
+
 GPG_BINARY = "/usr/bin/gpg"
 GPGCONF_BINARY = "/usr/bin/gpgconf"
 # Longest socket name gpg-agent creates in its home directory, plus the slash.
@@ -66,12 +68,16 @@ MAX_PASSPHRASE = 1000
 MAX_KEY_BYTES = 200_000
 
 
-class OpenPGPError(Exception):
+class OpenPGPError(AppError):
     """A gpg operation failed or returned something we did not expect."""
+
+    status, code = 500, "openpgp_failed"
 
 
 class KeyRejected(OpenPGPError):
     """Key material a user supplied is not acceptable (message is for them)."""
+
+    status, code = 400, "key_rejected"
 
 
 def check_passphrase(passphrase: str | None) -> None:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from core import text
+from core.errors import AppError, json_error
 from letters.models import Letter, LetterState
 from signatures import services
 from signatures.models import Attestation, IssuerKey
@@ -35,19 +36,15 @@ from signatures.services import BadRequest, NotFound, RateLimited, SigningError
 MAX_BODY_BYTES = 16 * 1024
 
 
-def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message}, status=status)
-
-
 def api_view(*methods: str):
-    """JSON errors for SigningError and wrong methods; no CSRF (see module)."""
+    """JSON errors for AppError and wrong methods; no CSRF (see module)."""
 
     def decorator(view):
         @csrf_exempt
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if request.method not in methods:
-                response = error(
+                response = json_error(
                     405,
                     "method_not_allowed",
                     _("Use %(methods)s.") % {"methods": " or ".join(methods)},
@@ -56,8 +53,8 @@ def api_view(*methods: str):
                 return response
             try:
                 return view(request, *args, **kwargs)
-            except SigningError as exc:
-                return error(exc.status, exc.code, exc.message)
+            except AppError as exc:
+                return json_error(exc.status, exc.code, exc.message)
 
         return wrapper
 
@@ -263,7 +260,7 @@ def tokens(request, slug):
         # The only cookie-authenticated request of the API: check CSRF.
         rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if rejected is not None:
-            return error(403, "csrf", _("Reload the page and try again (CSRF check failed)."))
+            return json_error(403, "csrf", _("Reload the page and try again (CSRF check failed)."))
         user = request.user
     blind_sig = services.token_issue(
         letter=letter, blinded_msg=blinded, proof=proof, user=user, visibility_key=visibility_key

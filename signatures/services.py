@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from core import text
 from core.crypto import keyed_hash
+from core.errors import AppError
 from core.unavailable import REDIS_DOWN
 from letters.models import Letter, LetterState
 from organizing.models import Campaign
@@ -97,18 +98,12 @@ REVEAL_AT_MAX = 10_000_000
 # --- errors ----------------------------------------------------------------------
 
 
-class SigningError(Exception):
-    """An error the API turns into a JSON response with `status`."""
+class SigningError(AppError):
+    """An error of signing, answered as JSON by the API (core.errors)."""
 
-    status = 400
-    code = "bad_request"
     # Final: the same request on a fresh read of the letter would get the
     # same answer (api.signing_attempt does not retry it).
     final = False
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class BadRequest(SigningError):
