@@ -9,12 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from organizing.decorators import organizer_required, staff_of_campaign_required
 from organizing.models import Campaign, Role
 from petitions import forms, openpgp, services
 from petitions.models import CampaignKey, DelegateKey, Delivery, Export, ExportStatus
-from signatures.services import RateLimited, rate_limit
 
 
 def _export(campaign, export_id) -> Export:

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core import text
 from core.errors import AppError, json_error
+from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from signatures import services
 from signatures.models import Attestation, IssuerKey
@@ -31,7 +32,7 @@ from signatures.selectors import (
     letter_for_signing_kept,
     public_signatures_page,
 )
-from signatures.services import BadRequest, NotFound, RateLimited, SigningError
+from signatures.services import BadRequest, NotFound, SigningError
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -154,7 +155,7 @@ def _visible(request, letter: Letter | None) -> Letter:
 
 
 def _rate_limit(request, scope: str) -> None:
-    services.rate_limit(scope, getattr(request, "client_key", "unknown"))
+    rate_limit(scope, getattr(request, "client_key", "unknown"))
 
 
 def letter_summary(letter: Letter) -> dict:

@@ -40,6 +40,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern
 
+from core.ratelimit import DEFAULT_RATE_LIMITS
 from discussions import services as channel_services
 from discussions.consumers import ChannelConsumer
 from letters import services as letter_services
@@ -47,7 +48,7 @@ from organizing.models import Membership, Role
 from organizing.services import invitation_create
 from petitions.models import Export
 from signatures.models import Attestation
-from signatures.services import DEFAULT_RATE_LIMITS, invite_codes_create
+from signatures.services import invite_codes_create
 from tests.conftest import make_user
 from tests.petitions.factories import make_signatures
 from tests.signatures.factories import open_letter

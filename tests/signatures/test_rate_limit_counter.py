@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from signatures import services
-from signatures.selectors import redis_client
-from signatures.services import RateLimited, _window_count, rate_limit
+from core.ratelimit import DEFAULT_RATE_LIMITS, RateLimited, _window_count, rate_limit
+from core.redis import redis_client
 
 
 @pytest.mark.redis
@@ -69,4 +68,4 @@ def test_rate_limit_raises_past_the_limit(settings, backend):
     rate_limit("token", "client-b")  # per client key
     for _ in range(10):
         rate_limit("signature", "client-a")  # None disables a scope
-    assert services.DEFAULT_RATE_LIMITS["token"] == (20, 900)
+    assert DEFAULT_RATE_LIMITS["token"] == (20, 900)
