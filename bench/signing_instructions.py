@@ -36,8 +36,9 @@ Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1)::
     .venv/bin/python bench/signing_instructions.py [--requests 60,240] [--parts 300]
 
 It uses the database organizing_bench_instructions (dropped and re-created)
-and Redis database 10, and takes about 5 minutes on 2 cores (valgrind runs
-Python about 50 times slower). Results go in docs/benchmarks.md ("Signing").
+and empties Redis database 10 (or the one given with --redis-url); it takes
+about 5 minutes on 2 cores (valgrind runs Python about 50 times slower).
+Results go in docs/benchmarks.md ("Signing").
 """
 
 from __future__ import annotations
@@ -79,12 +80,12 @@ OBJECT_GROUPS = [
 ]
 
 
-def environment(data_dir: str) -> dict[str, str]:
+def environment(data_dir: str, redis_url: str = REDIS_URL) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "SECRET_KEY": "bench-instructions-" + "k" * 40,
             "DEBUG": "false",
             "BENCHMARK_ROUTES": "true",
@@ -99,9 +100,9 @@ def environment(data_dir: str) -> dict[str, str]:
 # --- preparation (parent process, not counted) ---------------------------------------
 
 
-def prepare(work: Path, runs: list[int]) -> None:
+def prepare(work: Path, runs: list[int], redis_url: str) -> None:
     """Database, letter and one file of request bodies per endpoint and run."""
-    rates.reset_services(DB_NAME, REDIS_URL)
+    rates.reset_services(DB_NAME, redis_url)
     python = str(rates.VENV_BIN / "python")
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_ROOT, check=True)
     import django
@@ -420,6 +421,11 @@ def main() -> None:
         metavar="N",
         help="also count the redemption's steps one by one, each N times",
     )
+    parser.add_argument(
+        "--redis-url",
+        default=REDIS_URL,
+        help="the Redis database to use; it is emptied first (default: %(default)s)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("ENDPOINT", "BODIES", "COUNT"))
     parser.add_argument("--parts-child", nargs=2, metavar=("BODIES", "COUNT"))
     args = parser.parse_args()
@@ -434,7 +440,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
-    env = environment(str(work / "data"))
+    env = environment(str(work / "data"), args.redis_url)
     small, large = (int(value) for value in args.requests.split(","))
     endpoints = ["baseline"] + [
         e for e in ENDPOINTS if e != "baseline" and e in args.endpoints.split(",")
@@ -442,7 +448,7 @@ def main() -> None:
     try:
         os.environ.update(env)
         print(f"Preparing {DB_NAME} and request bodies ...", flush=True)
-        prepare(work, [small, large, args.parts] if args.parts else [small, large])
+        prepare(work, [small, large, args.parts] if args.parts else [small, large], args.redis_url)
 
         jobs = [
             (endpoint, index, count)
