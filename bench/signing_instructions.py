@@ -210,7 +210,7 @@ def parts_child(bodies_file: str, count: int) -> None:
     import hmac
     import uuid
 
-    from django.db import connection, transaction
+    from django.db import connection
     from django.http import JsonResponse
 
     from signatures import blindrsa, keys, services
@@ -226,9 +226,8 @@ def parts_child(bodies_file: str, count: int) -> None:
     tokens = [services.b64url_decode(b["token"], field="token") for b in bodies]
     signatures = [services.b64url_decode(b["signature"], field="signature") for b in bodies]
     affirmed = sorted(bodies[0]["attestations"])
-    database = transaction.get_connection()
     conditions = [
-        open_letter_condition(letter, visibility_key="", connection=database),
+        open_letter_condition(letter, visibility_key=""),
         statements_condition(letter, affirmed),
     ]
     rows = [
@@ -279,12 +278,11 @@ def parts_child(bodies_file: str, count: int) -> None:
             services.sha256_hex(tokens[i]),
             services.sha256_hex("r" * 43),
         ),
-        lambda i: transaction.get_connection(),
         lambda i: (
-            open_letter_condition(letter, visibility_key="", connection=database),
+            open_letter_condition(letter, visibility_key=""),
             statements_condition(letter, affirmed),
         ),
-        lambda i: insert_row(Signature, rows[i], only_if=conditions, connection=database),
+        lambda i: insert_row(Signature, rows[i], only_if=conditions),
         lambda i: JsonResponse(
             {"id": str(rows[i]["id"]), "receipt": "r" * 43, "status": "counted"}, status=201
         ),
@@ -306,7 +304,6 @@ REDEMPTION_PARTS = [
     "token layout, text hash, signature < n",
     "RSA-PSS verify (blindrsa.verify)",
     "receipt, id and two SHA-256",
-    "the database connection (transaction.get_connection)",
     "the INSERT's two conditions (SQL text)",
     "guarded INSERT (insert_row)",
     "201 response (JsonResponse)",

@@ -153,12 +153,6 @@ def _database_from_url(url: str) -> dict:
             # Names the process in pg_stat_activity, to check the connection
             # budget of each (docs/operations.md).
             "application_name": env_str("DATABASE_APPLICATION_NAME", "organizing"),
-            # Only the signing INSERTs ask for prepared statements
-            # (signatures/guarded_insert.py); Django's own queries bind on the
-            # client and are never prepared. Behind a connection pooler in
-            # transaction mode that cannot carry them (PgBouncer before 1.21),
-            # set DATABASE_PREPARED_STATEMENTS=false.
-            "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
         },
     }
 

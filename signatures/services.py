@@ -49,7 +49,6 @@ from signatures.guarded_insert import (
     insert_row,
     invite_code_condition,
     open_letter_condition,
-    single_statement_atomic,
     statements_condition,
 )
 from signatures.models import (
@@ -541,18 +540,15 @@ def _token_issue_by_invite_code(*, letter, key, blinded_msg, code, visibility_ke
     code_hmac = invite_code_hmac(invite_code_normalize(code))
     identity = identity_hmac(letter.pk, f"invite:{code_hmac}")
     issuance_id = uuid.uuid4()
-    connection = transaction.get_connection()  # once: see insert_row
-    with single_statement_atomic(connection):
-        inserted = insert_row(
-            Issuance,
-            {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
-            only_if=[
-                open_letter_condition(letter, visibility_key=visibility_key, connection=connection),
-                invite_code_condition(letter, code_hmac),
-            ],
-            unless_exists=ISSUANCE_KEY,
-            connection=connection,
-        )
+    inserted = insert_row(
+        Issuance,
+        {"id": issuance_id, "letter_id": letter.pk, "identity_hmac": identity},
+        only_if=[
+            open_letter_condition(letter, visibility_key=visibility_key),
+            invite_code_condition(letter, code_hmac),
+        ],
+        unless_exists=ISSUANCE_KEY,
+    )
     if not inserted:
         raise _refusal(
             letter,
@@ -702,19 +698,15 @@ def signature_create(
         "comment": comment,
         "attestations": affirmed,
     }
-    connection = transaction.get_connection()  # once: see insert_row
-    conditions = [
-        open_letter_condition(letter, visibility_key=visibility_key, connection=connection),
-        statements_condition(letter, affirmed),
-    ]
-    with single_statement_atomic(connection):
-        inserted = insert_row(
-            Signature,
-            created,
-            only_if=conditions,
-            unless_exists=SPENT_TOKEN_KEY,
-            connection=connection,
-        )
+    inserted = insert_row(
+        Signature,
+        created,
+        only_if=[
+            open_letter_condition(letter, visibility_key=visibility_key),
+            statements_condition(letter, affirmed),
+        ],
+        unless_exists=SPENT_TOKEN_KEY,
+    )
     if not inserted:
         raise _refusal(
             letter,

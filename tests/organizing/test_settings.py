@@ -34,7 +34,6 @@ print(json.dumps({
     "db_host": db.get("HOST"),
     "db_port": db.get("PORT"),
     "conn_max_age": db.get("CONN_MAX_AGE", 0),
-    "prepare_threshold": db.get("OPTIONS", {}).get("prepare_threshold", "unset"),
     "conn_health_checks": db.get("CONN_HEALTH_CHECKS", False),
     "application_name": db.get("OPTIONS", {}).get("application_name"),
     "asgi_serves_http": s.ASGI_SERVES_HTTP,
@@ -250,13 +249,6 @@ def test_database_password_from_file(tmp_path):
         DATABASE_PASSWORD_FILE=str(password),
     )
     assert s["db_password"] == "file-password"
-
-
-def test_prepared_statements_are_on_by_default_and_can_be_turned_off(tmp_path):
-    url = "postgres://app@db/organizing"
-    assert load_settings(tmp_path, DATABASE_URL=url)["prepare_threshold"] == 5
-    off = load_settings(tmp_path, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="false")
-    assert off["prepare_threshold"] is None
 
 
 def test_conn_max_age_is_configurable(tmp_path):
