@@ -26,9 +26,10 @@ instructions go: OpenSSL inside `cryptography` (RSA-PSS verification), GMP
 (blind signing), the Python interpreter, psycopg and libpq.
 
 With `--parts N`, one more run counts the redemption's steps one by one
-(parsing, base64url, text checks, token checks, verification, hashes, the
-INSERT's conditions, the INSERT, the response), each called N times in a
-loop on real request bodies, beside the baseline's INSERT and response.
+(the letter and its statements, parsing, base64url, text checks, token
+checks, verification, hashes, the INSERT's conditions, the INSERT, the
+response), each called N times in a loop on real request bodies, beside the
+baseline's INSERT and response.
 
 Usage (from the repository root; PostgreSQL and Redis on 127.0.0.1)::
 
@@ -212,16 +213,24 @@ def parts_child(bodies_file: str, count: int) -> None:
 
     from django.db import connection
     from django.http import JsonResponse
+    from django.test import RequestFactory
 
-    from signatures import blindrsa, keys, services
+    from signatures import api, blindrsa, keys, services
     from signatures.guarded_insert import insert_row, open_letter_condition, statements_condition
-    from signatures.models import COMMENT_MAX, GROUP_MAX, NAME_MAX, PSEUDONYM_MAX, Signature
-    from signatures.selectors import letter_for_signing_kept
+    from signatures.models import (
+        COMMENT_MAX,
+        GROUP_MAX,
+        NAME_MAX,
+        PSEUDONYM_MAX,
+        Attestation,
+        Signature,
+    )
 
     data = json.loads(Path(bodies_file).read_text())
     raw = data["bodies"][:count]
     bodies = [json.loads(body) for body in raw]
-    letter = letter_for_signing_kept(data["slug"])
+    request = RequestFactory().post("/")
+    letter = api.load_letter(request, data["slug"])
     key = keys.loaded_issuer_key(services._issuer_row(letter))
     tokens = [services.b64url_decode(b["token"], field="token") for b in bodies]
     signatures = [services.b64url_decode(b["signature"], field="signature") for b in bodies]
@@ -265,6 +274,12 @@ def parts_child(bodies_file: str, count: int) -> None:
             cursor.execute("INSERT INTO bench_baseline (payload) VALUES (%s)", [f"row {i}"])
 
     steps = [
+        lambda i: api.load_letter(request, data["slug"]),
+        lambda i: list(
+            Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
+                "id", flat=True
+            )
+        ),
         lambda i: json.loads(raw[i]),
         lambda i: [
             services.b64url_decode(bodies[i][name], field=name) for name in ("token", "signature")
@@ -298,6 +313,8 @@ def parts_child(bodies_file: str, count: int) -> None:
 
 
 REDEMPTION_PARTS = [
+    "the letter (api.load_letter, ORM)",
+    "the active statements' ids (ORM)",
     "JSON body (json.loads)",
     "base64url: token and signature",
     "five text fields (clean_text)",

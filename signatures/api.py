@@ -26,12 +26,7 @@ from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from signatures import services
 from signatures.models import Attestation, IssuerKey
-from signatures.selectors import (
-    cached_letter_for_signing,
-    letter_figures,
-    letter_for_signing_kept,
-    public_signatures_page,
-)
+from signatures.selectors import letter_figures, public_signatures_page
 from signatures.services import BadRequest, NotFound, SigningError
 
 MAX_BODY_BYTES = 16 * 1024
@@ -91,7 +86,9 @@ def json_body(request) -> dict:
 
 def load_letter(request, slug: str) -> Letter:
     """A letter anyone may see: open, closed or delivered, and public (or
-    unlisted with its secret `key` query parameter)."""
+    unlisted with its secret `key` query parameter); else NotFound (404).
+    The signing POSTs call it before reading the body, so a bad body sent to
+    a wrong address says so."""
     letter = (
         Letter.objects.select_related("campaign", "issuer_key")
         .defer("body", "demands", "issuer_key__private_key_encrypted")
@@ -99,49 +96,6 @@ def load_letter(request, slug: str) -> Letter:
         .first()
     )
     return _visible(request, letter)
-
-
-def signing_letter(request, slug: str) -> tuple[Letter, bool]:
-    """(letter, fresh) for a signing POST: the letter as this process last
-    loaded it (selectors.cached_letter_for_signing) when it has it, else a
-    fresh read. NotFound (404) when no letter to sign is at this address:
-    checked before the body is read, so a bad body sent to a wrong address
-    says so.
-
-    A kept copy saves a query per request, and its staleness cannot let a
-    request through: the service's INSERT checks the letter's state, address,
-    visibility and statements as it runs. Nor can it refuse one wrongly: see
-    signing_attempt.
-    """
-    kept = cached_letter_for_signing(slug)
-    if kept is not None:
-        try:
-            return _visible(request, kept), False
-        except NotFound:
-            pass  # Perhaps a stale copy: answer from a fresh read.
-    return fresh_signing_letter(request, slug), True
-
-
-def fresh_signing_letter(request, slug: str) -> Letter:
-    return _visible(request, letter_for_signing_kept(slug))
-
-
-def signing_attempt(request, slug: str, letter: Letter, fresh: bool, attempt):
-    """attempt(letter), with `letter` and `fresh` from signing_letter.
-
-    A refusal on a kept copy is retried once on a fresh read, unless it is
-    final (a conflict, a rate limit, or a refused INSERT, which was already
-    explained from a fresh read). So `attempt` must write nothing when it
-    refuses (invite-code issuance and redemption do not).
-    """
-    if not fresh:
-        try:
-            return attempt(letter)
-        except SigningError as exc:
-            if exc.final:
-                raise
-        letter = fresh_signing_letter(request, slug)
-    return attempt(letter)
 
 
 def _visible(request, letter: Letter | None) -> Letter:
@@ -236,26 +190,13 @@ def email_codes(request, slug):
 
 @api_view("POST")
 def tokens(request, slug):
-    letter, fresh = signing_letter(request, slug)
+    letter = load_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
     blinded = services.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
     visibility_key = request.GET.get("key", "")
     kind = proof.get("type") if isinstance(proof, dict) else None
-    if kind == "invite_code":
-
-        def attempt(letter):
-            return services.token_issue(
-                letter=letter, blinded_msg=blinded, proof=proof, visibility_key=visibility_key
-            )
-
-        blind_sig = signing_attempt(request, slug, letter, fresh, attempt)
-        return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
-    # Email codes and accounts: a failed check writes (an attempt counter),
-    # so they run once, on a fresh read of the letter.
-    if not fresh:
-        letter = fresh_signing_letter(request, slug)
     user = None
     if kind == "account":
         # The only cookie-authenticated request of the API: check CSRF.
@@ -290,7 +231,7 @@ def signatures(request, slug):
 
 
 def _redeem(request, slug):
-    letter, fresh = signing_letter(request, slug)
+    letter = load_letter(request, slug)
     data = json_body(request)
     optional = {}
     for name in ("public_name", "reveal_at", "department", "location", "comment"):
@@ -299,20 +240,15 @@ def _redeem(request, slug):
     token = services.b64url_decode(data.get("token"), field="token")
     signature = services.b64url_decode(data.get("signature"), field="signature")
     visibility_key = request.GET.get("key", "")
-
-    def attempt(letter):
-        return services.signature_create(
-            letter=letter,
-            token=token,
-            signature=signature,
-            pseudonym=data.get("pseudonym"),
-            attestations=data.get("attestations"),
-            required_attestations=letter.required_attestation_ids,
-            visibility_key=visibility_key,
-            **optional,
-        )
-
-    return signing_attempt(request, slug, letter, fresh, attempt)
+    return services.signature_create(
+        letter=letter,
+        token=token,
+        signature=signature,
+        pseudonym=data.get("pseudonym"),
+        attestations=data.get("attestations"),
+        visibility_key=visibility_key,
+        **optional,
+    )
 
 
 def _signature_list(request, letter: Letter) -> JsonResponse:

@@ -63,7 +63,7 @@ from signatures.models import (
     IssuerKey,
     Signature,
 )
-from signatures.selectors import letter_figures_forget, signing_letter_forget
+from signatures.selectors import letter_figures_forget
 from signatures.signals import receipt_exports_requested
 
 TOKEN_CONTEXT = b"organizing-token-v1"
@@ -99,10 +99,6 @@ REVEAL_AT_MAX = 10_000_000
 class SigningError(AppError):
     """An error of signing, answered as JSON by the API (core.errors)."""
 
-    # Final: the same request on a fresh read of the letter would get the
-    # same answer (api.signing_attempt does not retry it).
-    final = False
-
 
 class BadRequest(SigningError):
     status, code = 400, "bad_request"
@@ -113,11 +109,11 @@ class ProofRejected(SigningError):
 
 
 class AlreadyIssued(SigningError):
-    status, code, final = 409, "already_issued", True
+    status, code = 409, "already_issued"
 
 
 class AlreadySpent(SigningError):
-    status, code, final = 409, "already_spent", True
+    status, code = 409, "already_spent"
 
 
 class Conflict(SigningError):
@@ -633,7 +629,6 @@ def signature_create(
     department=None,
     location=None,
     comment=None,
-    required_attestations: set[int] | None = None,
     visibility_key: str | None = None,
 ) -> NewSignature:
     """Redeem a finalized token: verify it and record the signature.
@@ -643,8 +638,6 @@ def signature_create(
     statement of the campaign was affirmed; the (letter, token_hash)
     constraint makes a double spend a 409 even under concurrency. Raises
     BadRequest, ProofRejected, NotFound, AlreadySpent, LetterNotOpen.
-    `required_attestations` (ids of the campaign's active attestations, as
-    the caller last saw them) saves a query when the caller has them.
     """
     _require_open(letter)
     row = _issuer_row(letter)
@@ -671,14 +664,11 @@ def signature_create(
             raise BadRequest(_("“reveal_at” must be between 1 and 10,000,000."))
         if not public_name:
             raise BadRequest(_("“reveal_at” needs a “public_name” to reveal."))
-    if required_attestations is not None:
-        required = set(required_attestations)
-    else:
-        required = set(
-            Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
-                "id", flat=True
-            )
+    required = set(
+        Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
+            "id", flat=True
         )
+    )
     affirmed = _attestation_ids(attestations, required=required)
     try:
         blindrsa.verify(key.public_key, token, signature)
@@ -735,21 +725,17 @@ def _refusal(
     code_hmac=None,
     taken: SigningError | None = None,
 ) -> SigningError:
-    """Why a guarded INSERT recorded nothing, read afresh (a rare path): a
-    final answer, not to be retried. `taken` is the answer when the row's
-    unique key is already taken (a second token, a double spend) and every
-    condition holds, as the INSERT would have found."""
-    error = (
+    """Why a guarded INSERT recorded nothing, read afresh (a rare path).
+    `taken` is the answer when the row's unique key is already taken (a
+    second token, a double spend) and every condition holds, as the INSERT
+    would have found."""
+    return (
         _refusal_reason(
             letter, visibility_key=visibility_key, affirmed=affirmed, code_hmac=code_hmac
         )
         or taken
         or Conflict(_("The letter changed while you were signing. Please try again."))
     )
-    if isinstance(error, (NotFound, LetterNotOpen)):
-        signing_letter_forget(letter.slug)
-    error.final = True
-    return error
 
 
 def _refusal_reason(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from letters.models import LetterState, Visibility
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
-from signatures.selectors import letter_figures_forget, signing_letters_forget
+from signatures.selectors import letter_figures_forget
 from signatures.services import b64url_encode, invite_codes_create
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
@@ -591,7 +591,6 @@ def test_bad_body_to_a_wrong_address_gets_404(letter, path):
             assert response.json()["error"] == error
     letter.visibility = Visibility.UNLISTED
     letter.save()
-    signing_letters_forget()
     response = client.post(
         f"/api/v1/letters/{letter.slug}/{path}", "{}", content_type="application/json"
     )

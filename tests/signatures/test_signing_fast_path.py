@@ -1,7 +1,9 @@
-"""The signing endpoints' hot path: the letter in one raw query, few statements.
+"""The signing endpoints' shape: the statements a request runs, and letters
+that change between requests.
 
-bench/signing.py measures these endpoints; these tests keep their shape (what
-the raw query loads, how many statements a request runs) from regressing.
+bench/signing.py measures these endpoints; these tests keep their shape (how
+many statements a request runs) from regressing, and check that the guarded
+INSERT decides on the letter as it is when the row is written.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from letters.models import Letter, LetterState, Visibility
-from signatures.models import Attestation, IssuerKey, Signature
-from signatures.selectors import cached_letter_for_signing, letter_for_signing
+from signatures.models import Attestation, Signature
 from signatures.services import invite_codes_create
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
@@ -24,43 +25,6 @@ from tests.signatures.helpers import SigningClient, post_json
 @pytest.fixture
 def no_rate_limits(settings):
     settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "signature"])
-
-
-def test_letter_for_signing_loads_what_signing_uses(letter, attestation_ids):
-    Attestation.objects.create(campaign=letter.campaign, text="Old", position=9, active=False)
-    Letter.objects.filter(pk=letter.pk).update(deadline=datetime(2999, 1, 2, 3, 4, tzinfo=UTC))
-    found = letter_for_signing(letter.slug)
-    assert (found.pk, found.slug, found.state, found.visibility, found.text_hash) == (
-        letter.pk,
-        letter.slug,
-        LetterState.OPEN,
-        Visibility.PUBLIC,
-        letter.text_hash,
-    )
-    assert found.unlisted_token == letter.unlisted_token
-    assert found.deadline == datetime(2999, 1, 2, 3, 4, tzinfo=UTC)
-    assert found.is_open
-    assert found.campaign_id == letter.campaign_id
-    assert found.campaign.allowed_domains == ["example.com"]
-    assert found.issuer_key.key_id == IssuerKey.objects.get(letter=letter).key_id
-    assert found.issuer_key.letter_id == letter.pk
-    # Only the campaign's active statements are required.
-    assert found.required_attestation_ids == set(attestation_ids)
-    # Fields it does not load still load when touched.
-    assert found.title == letter.title
-    assert found.campaign.employer_name == letter.campaign.employer_name
-    assert bytes(found.issuer_key.private_key_encrypted)
-
-
-def test_letter_for_signing_edge_cases(roles):
-    assert letter_for_signing("no-such-letter") is None
-    keyless = open_letter(roles.campaign, with_key=False)
-    found = letter_for_signing(keyless.slug)
-    assert found.required_attestation_ids == set()
-    with pytest.raises(IssuerKey.DoesNotExist):
-        found.issuer_key  # noqa: B018
-    past = open_letter(roles.campaign, deadline=datetime.now(UTC) - timedelta(hours=1))
-    assert letter_for_signing(past.slug).is_open is False
 
 
 def test_signing_posts_honour_visibility_and_state(letter):
@@ -96,36 +60,33 @@ def _statements(queries) -> list[str]:
     return [w for w in words if "SAVEPOINT" not in w and w != "RELEASE"]
 
 
-def test_redemption_is_one_insert_once_the_letter_is_kept(letter, attestation_ids, no_rate_limits):
+def test_redemption_reads_the_letter_and_statements_then_inserts(
+    letter, attestation_ids, no_rate_limits
+):
     (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     api = SigningClient(Client(), letter.slug)
-    # The token request loads the letter and keeps it in this process.
     tok = api.token({"type": "invite_code", "code": code})
-    assert cached_letter_for_signing(letter.slug).pk == letter.pk
     with CaptureQueriesContext(connection) as queries:
         status, _body = api.sign(tok, attestations=attestation_ids)
     assert status == 201
-    assert _statements(queries) == ["INSERT"]
+    assert _statements(queries) == ["SELECT", "SELECT", "INSERT"]
     assert Signature.objects.filter(letter=letter).count() == 1
 
 
-def test_a_cold_process_reads_the_letter_once(letter, attestation_ids, no_rate_limits):
+def test_invite_issuance_reads_the_letter_then_inserts(letter, no_rate_limits):
     codes = invite_codes_create(actor=None, campaign=letter.campaign, count=2)
     api = SigningClient(Client(), letter.slug)
     with CaptureQueriesContext(connection) as queries:
         api.token({"type": "invite_code", "code": codes[0]})
         api.token({"type": "invite_code", "code": codes[1]})
-    assert _statements(queries) == ["SELECT", "INSERT", "INSERT"]
+    assert _statements(queries) == ["SELECT", "INSERT", "SELECT", "INSERT"]
 
 
 def test_an_email_code_request_reads_the_letter_once(letter, no_rate_limits):
-    """The email route needs a fresh letter (its failures write): one read,
-    whether or not this process keeps the letter."""
     from tests.signatures.conftest import last_code
 
     api = SigningClient(Client(), letter.slug)
-    for address, kept in (("ann@example.com", False), ("bo@example.com", True)):
-        assert (cached_letter_for_signing(letter.slug) is not None) is kept
+    for address in ("ann@example.com", "bo@example.com"):
         post_json(Client(), f"/api/v1/letters/{letter.slug}/email-codes", {"email": address})
         proof = {"type": "email_code", "email": address, "code": last_code(address)}
         with CaptureQueriesContext(connection) as queries:
@@ -149,51 +110,48 @@ def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
     ids = list(Attestation.objects.filter(campaign=roles.campaign).values_list("id", flat=True))
     with CaptureQueriesContext(connection) as queries:
         assert api.sign(tok, attestations=ids)[0] == 201
-        # The double spend is still a 409 without the transaction block, and
-        # a conflict is not retried on a fresh read.
+        # The double spend is still a 409 without the transaction block.
         assert api.sign(tok, attestations=ids, pseudonym="Again")[0] == 409
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    # The second INSERT skips the spent token (ON CONFLICT DO NOTHING); three
-    # reads then explain why: the token's row, the letter, its statements.
-    assert statements == ["INSERT", "INSERT", "SELECT", "SELECT", "SELECT"]
+    # Each request reads the letter and its statements; the second INSERT
+    # skips the spent token (ON CONFLICT DO NOTHING), and three reads then
+    # explain why: the token's row, the letter, its statements.
+    read = ["SELECT", "SELECT"]
+    assert statements == [*read, "INSERT", *read, "INSERT", "SELECT", "SELECT", "SELECT"]
     assert Signature.objects.filter(letter=letter).count() == 1
 
 
-# --- a kept letter can be stale; the guarded INSERT and the retry make up for it -------
+# --- the letter changes between the token and the signature ----------------------------
 
 
 @pytest.fixture
-def kept(letter, attestation_ids, no_rate_limits):
-    """A letter this process keeps, and a token for it."""
+def signer(letter, attestation_ids, no_rate_limits):
+    """A signing client that holds a token, and two unused invite codes."""
     codes = invite_codes_create(actor=None, campaign=letter.campaign, count=3)
     api = SigningClient(Client(), letter.slug)
     tok = api.token({"type": "invite_code", "code": codes[0]})
-    assert cached_letter_for_signing(letter.slug) is not None
     return api, tok, codes[1:]
 
 
-def test_kept_letter_closed_meanwhile_refuses_with_410(letter, attestation_ids, kept):
-    api, tok, codes = kept
+def test_letter_closed_meanwhile_refuses_with_410(letter, attestation_ids, signer):
+    api, tok, codes = signer
     Letter.objects.filter(pk=letter.pk).update(state=LetterState.CLOSED)
     status, body = api.sign(tok, attestations=attestation_ids)
     assert status == 410 and body["error"] == "letter_not_open"
     assert api.request_token({"type": "invite_code", "code": codes[0]})[0] == 410
     assert not Signature.objects.exists()
-    assert cached_letter_for_signing(letter.slug) is None
 
 
-def test_kept_letter_past_its_deadline_refuses_with_410(letter, attestation_ids, kept):
-    api, tok, _codes = kept
+def test_letter_past_its_deadline_refuses_with_410(letter, attestation_ids, signer):
+    api, tok, _codes = signer
     past = datetime.now(UTC) - timedelta(minutes=1)
     Letter.objects.filter(pk=letter.pk).update(deadline=past)
     assert api.sign(tok, attestations=attestation_ids)[0] == 410
     assert not Signature.objects.exists()
 
 
-def test_kept_letter_moved_to_a_secret_address_is_gone_from_the_old_one(
-    letter, attestation_ids, kept
-):
-    api, tok, codes = kept
+def test_letter_moved_to_a_secret_address_is_gone_from_the_old_one(letter, attestation_ids, signer):
+    api, tok, codes = signer
     Letter.objects.filter(pk=letter.pk).update(
         visibility=Visibility.UNLISTED, slug=letter.slug + "-secret", unlisted_token="s3cret"
     )
@@ -202,8 +160,8 @@ def test_kept_letter_moved_to_a_secret_address_is_gone_from_the_old_one(
     assert not Signature.objects.exists()
 
 
-def test_kept_letter_made_unlisted_needs_the_key(letter, attestation_ids, kept):
-    api, tok, _codes = kept
+def test_letter_made_unlisted_needs_the_key(letter, attestation_ids, signer):
+    api, tok, _codes = signer
     Letter.objects.filter(pk=letter.pk).update(
         visibility=Visibility.UNLISTED, unlisted_token="s3cret"
     )
@@ -213,37 +171,51 @@ def test_kept_letter_made_unlisted_needs_the_key(letter, attestation_ids, kept):
     assert post_json(Client(), path + "?key=s3cret", payload)[0] == 201
 
 
-def test_kept_unlisted_letter_made_public_needs_no_key(letter, attestation_ids, kept):
-    api, tok, codes = kept
-    # As if the copy was loaded while the letter was unlisted, and the
-    # letter has been made public since.
-    cached_letter_for_signing(letter.slug).visibility = Visibility.UNLISTED
-    # Requests without a key are answered from a fresh read, not refused.
+def test_unlisted_letter_made_public_needs_no_key(letter, attestation_ids, no_rate_limits):
+    from signatures import blindrsa
+    from signatures.services import b64url_decode, b64url_encode
+    from tests.signatures.helpers import Token
+
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=2)
+    api = SigningClient(Client(), letter.slug)
+    Letter.objects.filter(pk=letter.pk).update(
+        visibility=Visibility.UNLISTED, unlisted_token="s3cret"
+    )
+    # A token taken while the letter was unlisted, with its key.
+    prepared, blinded, inv = api.blind()
+    proof = {"type": "invite_code", "code": codes[0]}
+    path = f"/api/v1/letters/{letter.slug}/tokens?key=s3cret"
+    status, body = post_json(
+        Client(), path, {"blinded_msg": b64url_encode(blinded), "proof": proof}
+    )
+    assert status == 200
+    blind_sig = b64url_decode(body["blind_sig"], field="blind_sig")
+    tok = Token(prepared, blindrsa.finalize(api.public_key, prepared, blind_sig, inv))
+    Letter.objects.filter(pk=letter.pk).update(visibility=Visibility.PUBLIC)
+    # Requests without a key are answered, not refused.
     assert api.sign(tok, attestations=attestation_ids)[0] == 201
-    cached_letter_for_signing(letter.slug).visibility = Visibility.UNLISTED
-    assert api.request_token({"type": "invite_code", "code": codes[0]})[0] == 200
+    assert api.request_token({"type": "invite_code", "code": codes[1]})[0] == 200
 
 
-def test_statement_withdrawn_meanwhile_is_not_required(letter, attestation_ids, kept):
-    api, tok, _codes = kept
+def test_statement_withdrawn_meanwhile_is_not_required(letter, attestation_ids, signer):
+    api, tok, _codes = signer
     Attestation.objects.filter(pk=attestation_ids[0]).update(active=False)
-    # The kept copy still requires both; the fresh read does not.
     status, body = api.sign(tok, attestations=attestation_ids[1:])
     assert status == 201, body
 
 
-def test_statement_added_meanwhile_is_required(letter, attestation_ids, kept):
-    api, tok, _codes = kept
+def test_statement_added_meanwhile_is_required(letter, attestation_ids, signer):
+    api, tok, _codes = signer
     new = Attestation.objects.create(campaign=letter.campaign, text="New", position=5)
     status, body = api.sign(tok, attestations=attestation_ids)
     assert status == 403 and "affirm" in body["message"]
     assert api.sign(tok, attestations=[*attestation_ids, new.pk])[0] == 201
 
 
-def test_invite_code_revoked_meanwhile_is_refused(letter, kept):
+def test_invite_code_revoked_meanwhile_is_refused(letter, signer):
     from signatures.services import invite_code_revoke
 
-    api, _tok, codes = kept
+    api, _tok, codes = signer
     assert invite_code_revoke(actor=None, campaign=letter.campaign, code=codes[0])
     status, body, _t = api.request_token({"type": "invite_code", "code": codes[0]})
     assert status == 403 and "revoked" in body["message"]
