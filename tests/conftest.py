@@ -79,7 +79,12 @@ def _eager_celery():
 def _clear_cache():
     from django.core.cache import cache
 
+    from signatures.api import signing_letters_forget
+
     cache.clear()
+    # Letters kept by this process for signing outlive a test's rolled-back
+    # rows (SQLite even reuses their ids).
+    signing_letters_forget()
     yield
 
 

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from letters.models import LetterState, Visibility
+from signatures.api import signing_letters_forget
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
 from signatures.selectors import letter_figures_forget
 from signatures.services import b64url_encode, invite_codes_create
@@ -591,6 +592,7 @@ def test_bad_body_to_a_wrong_address_gets_404(letter, path):
             assert response.json()["error"] == error
     letter.visibility = Visibility.UNLISTED
     letter.save()
+    signing_letters_forget()
     response = client.post(
         f"/api/v1/letters/{letter.slug}/{path}", "{}", content_type="application/json"
     )
