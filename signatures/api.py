@@ -113,8 +113,8 @@ def _letter_at(slug: str) -> Letter | None:
 #     (8.9M instructions), issuance 0.26x;
 #   the same in one raw query per request: redemption 0.71x (0.52-0.76 over
 #     three rounds; 3.7M), issuance 0.38x;
-#   the kept copy: redemption 0.82x and 0.71x in two runs (3.0M), issuance
-#     0.51x and 0.49x.
+#   the kept copy: redemption 0.82x, 0.71x and 0.70x in three runs (3.0M),
+#     issuance 0.51x, 0.49x and 0.51x.
 #
 # A stale copy cannot let a request through: the guarded INSERT checks the
 # letter's state, deadline, address, visibility and statements as it writes
