@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 class RateLimited(AppError):
     status, code = 429, "rate_limited"
-    final = True  # signatures.api does not retry it
 
 
 DEFAULT_RATE_LIMITS = {
