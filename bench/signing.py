@@ -658,9 +658,20 @@ def baseline_rate(results: dict[str, PhaseResult]) -> float:
 
 ROW = "{:>7} {:>5}  {:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7}  {}"
 HEADER = ROW.format(
-    "workers", "round", "phase", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
-    "ok", "rows", "app cpu", "db cpu", "notes",
-)  # fmt: skip
+    "workers",
+    "round",
+    "phase",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "ok",
+    "rows",
+    "app cpu",
+    "db cpu",
+    "notes",
+)
 
 
 def print_round(workers: int, number: int, results: dict[str, PhaseResult]) -> None:
@@ -682,7 +693,7 @@ def print_round(workers: int, number: int, results: dict[str, PhaseResult]) -> N
                 f"{r.cpu_ms_per_ok:.2f}",
                 f"{r.db_cpu_ms_per_ok:.2f}",
                 "; ".join(r.notes),
-            ),  # fmt: skip
+            ),
             flush=True,
         )
     base = baseline_rate(results)
