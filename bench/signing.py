@@ -220,7 +220,7 @@ def prepare_letter() -> Fixture:
     from letters.services import compute_text_hash
     from organizing.models import Campaign
     from signatures.models import Attestation
-    from signatures.services import issuer_key_create
+    from signatures.services.issuance import issuer_key_create
 
     campaign = Campaign.objects.create(
         name="Benchmark campaign",
@@ -249,7 +249,8 @@ def prepare_letter() -> Fixture:
 
 def invite_codes(count: int) -> list[str]:
     from organizing.models import Campaign
-    from signatures.services import INVITE_CODES_MAX_BATCH, invite_codes_create
+    from signatures.services.common import INVITE_CODES_MAX_BATCH
+    from signatures.services.eligibility import invite_codes_create
 
     campaign = Campaign.objects.get(slug=CAMPAIGN_SLUG)
     codes: list[str] = []
@@ -262,7 +263,7 @@ def invite_codes(count: int) -> list[str]:
 def blinded_requests(fixture: Fixture, count: int) -> list[tuple[bytes, bytes, bytes, str]]:
     """(prepared, blinded, inv, invite code) for `count` token requests."""
     from signatures import blindrsa
-    from signatures.services import TOKEN_CONTEXT
+    from signatures.services.common import TOKEN_CONTEXT
 
     text_hash = bytes.fromhex(fixture.text_hash)
     out = []

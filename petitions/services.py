@@ -49,7 +49,7 @@ from petitions.models import (
     PaperSize,
 )
 from signatures.models import Issuance, IssuerKey, Signature
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 
 logger = logging.getLogger(__name__)
 

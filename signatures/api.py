@@ -25,10 +25,10 @@ from core import text
 from core.errors import AppError, json_error
 from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
-from signatures import services
+from signatures.errors import BadRequest, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey
 from signatures.selectors import letter_figures, public_signatures_page
-from signatures.services import BadRequest, NotFound, SigningError
+from signatures.services import common, eligibility, issuance, receipts, redemption
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -243,7 +243,7 @@ def letter_detail_data(letter: Letter) -> dict:
             {
                 "key_id": issuer.key_id,
                 "public_key_pem": issuer.public_key_pem,
-                "variant": services.VARIANT,
+                "variant": common.VARIANT,
             }
             if issuer
             else None
@@ -270,7 +270,7 @@ def email_codes(request, slug):
     letter = load_letter(request, slug)
     data = json_body(request)
     _rate_limit(request, "email_code")
-    services.email_code_request(letter=letter, email=data.get("email"))
+    eligibility.email_code_request(letter=letter, email=data.get("email"))
     return JsonResponse(
         {"status": "sent", "message": _("If the address is valid, a code is on its way.")},
         status=202,
@@ -283,18 +283,18 @@ def tokens(request, slug):
     data = json_body(request)
     _rate_limit(request, "token")
     proof = data.get("proof")
-    blinded = services.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
+    blinded = common.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
     visibility_key = request.GET.get("key", "")
     kind = proof.get("type") if isinstance(proof, dict) else None
     if kind == "invite_code":
 
         def attempt(letter):
-            return services.token_issue(
+            return issuance.token_issue(
                 letter=letter, blinded_msg=blinded, proof=proof, visibility_key=visibility_key
             )
 
         blind_sig = signing_attempt(request, slug, letter, fresh, attempt)
-        return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
+        return JsonResponse({"blind_sig": common.b64url_encode(blind_sig)})
     # Email codes and accounts: a failed check writes (an attempt counter),
     # so they run once, on a fresh read of the letter.
     if not fresh:
@@ -306,10 +306,10 @@ def tokens(request, slug):
         if rejected is not None:
             return json_error(403, "csrf", _("Reload the page and try again (CSRF check failed)."))
         user = request.user
-    blind_sig = services.token_issue(
+    blind_sig = issuance.token_issue(
         letter=letter, blinded_msg=blinded, proof=proof, user=user, visibility_key=visibility_key
     )
-    return JsonResponse({"blind_sig": services.b64url_encode(blind_sig)})
+    return JsonResponse({"blind_sig": common.b64url_encode(blind_sig)})
 
 
 @api_view("POST", "GET")
@@ -339,12 +339,12 @@ def _redeem(request, slug):
     for name in ("public_name", "reveal_at", "department", "location", "comment"):
         if name in data:
             optional[name] = data[name]
-    token = services.b64url_decode(data.get("token"), field="token")
-    signature = services.b64url_decode(data.get("signature"), field="signature")
+    token = common.b64url_decode(data.get("token"), field="token")
+    signature = common.b64url_decode(data.get("signature"), field="signature")
     visibility_key = request.GET.get("key", "")
 
     def attempt(letter):
-        return services.signature_create(
+        return redemption.signature_create(
             letter=letter,
             token=token,
             signature=signature,
@@ -388,12 +388,12 @@ def _signature_list(request, letter: Letter) -> JsonResponse:
 def receipt_status(request):
     data = json_body(request)
     _rate_limit(request, "receipt")
-    return JsonResponse(services.receipt_status(receipt=data.get("receipt")))
+    return JsonResponse(receipts.receipt_status(receipt=data.get("receipt")))
 
 
 @api_view("POST")
 def receipt_withdraw(request):
     data = json_body(request)
     _rate_limit(request, "receipt")
-    services.receipt_withdraw(receipt=data.get("receipt"))
-    return JsonResponse(services.receipt_status(receipt=data.get("receipt")))
+    receipts.receipt_withdraw(receipt=data.get("receipt"))
+    return JsonResponse(receipts.receipt_status(receipt=data.get("receipt")))

@@ -10,7 +10,7 @@ class SignaturesConfig(AppConfig):
         from letters.signals import letter_opened
         from organizing.signals import demo_seeded
         from signatures.demo import seed_signatures_demo
-        from signatures.services import on_letter_opened
+        from signatures.services.issuance import on_letter_opened
 
         letter_opened.connect(on_letter_opened, dispatch_uid="signatures.issuer_key")
         # After letters' receiver (apps are ready in INSTALLED_APPS order):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from letters.models import Letter, LetterState
-from signatures import services
 from signatures.models import Attestation
+from signatures.services import eligibility, issuance
 
 DEMO_ATTESTATIONS = [
     "I am a current employee of Example Corp.",
@@ -23,8 +23,8 @@ def seed_signatures_demo(*, campaign, accounts, stdout, **kwargs) -> None:
             campaign=campaign, text=text, defaults={"position": position}
         )
     for letter in Letter.objects.filter(campaign=campaign, state=LetterState.OPEN):
-        services.issuer_key_create(letter=letter)
-    codes = services.invite_codes_create(
+        issuance.issuer_key_create(letter=letter)
+    codes = eligibility.invite_codes_create(
         actor=None, campaign=campaign, count=DEMO_INVITE_CODES, batch=DEMO_INVITE_BATCH
     )
     stdout.write("Invite codes for signing the demo letter (each good for one signature):")

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from signatures.services import INVITE_CODES_MAX_BATCH
+from signatures.services.common import INVITE_CODES_MAX_BATCH
 
 
 class InviteCodesForm(forms.Form):

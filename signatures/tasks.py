@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from signatures import services
+from signatures.services import eligibility
 
 
 @shared_task(name="signatures.purge_expired_email_codes")
 def purge_expired_email_codes() -> int:
     """Delete email codes past their 15 minutes; returns how many."""
-    return services.email_codes_purge_expired()
+    return eligibility.email_codes_purge_expired()

@@ -18,12 +18,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizing.decorators import organizer_required
-from signatures import services
+from signatures import errors
 from signatures.api import load_letter
+from signatures.errors import NotFound
 from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
 from signatures.models import Attestation, InviteCode, IssuerKey
 from signatures.selectors import letter_figures, public_signatures_page
-from signatures.services import NotFound
+from signatures.services import eligibility
 
 
 def _letter_or_404(request, slug):
@@ -52,8 +53,8 @@ def sign(request, slug):
     account_eligible = False
     if request.user.is_authenticated and letter.campaign.allowed_domains:
         try:
-            services.account_identities(letter=letter, user=request.user)
-        except services.ProofRejected:
+            eligibility.account_identities(letter=letter, user=request.user)
+        except errors.ProofRejected:
             pass
         else:
             account_eligible = True
@@ -116,7 +117,7 @@ def invite_codes(request, *, campaign, membership):
     if request.method == "POST":
         if form.is_valid():
             try:
-                new_codes = services.invite_codes_create(
+                new_codes = eligibility.invite_codes_create(
                     actor=request.user,
                     campaign=campaign,
                     count=form.cleaned_data["count"],
@@ -149,7 +150,7 @@ def invite_codes(request, *, campaign, membership):
 @require_POST
 def invite_code_revoke(request, *, campaign, membership):
     form = RevokeCodeForm(request.POST)
-    if form.is_valid() and services.invite_code_revoke(
+    if form.is_valid() and eligibility.invite_code_revoke(
         actor=request.user, campaign=campaign, code=form.cleaned_data["code"]
     ):
         messages.success(request, _("The invite code was revoked."))
@@ -164,7 +165,7 @@ def invite_batch_revoke(request, *, campaign, membership):
     batch = request.POST.get("batch", "")
     if len(batch) > 80:
         return HttpResponseBadRequest(_("Unknown batch."))
-    count = services.invite_batch_revoke(actor=request.user, campaign=campaign, batch=batch)
+    count = eligibility.invite_batch_revoke(actor=request.user, campaign=campaign, batch=batch)
     messages.success(request, _("%(count)d invite code(s) revoked.") % {"count": count})
     return redirect("signatures:invite_codes", slug=campaign.slug)
 
@@ -177,7 +178,7 @@ def attestations(request, *, campaign, membership):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.attestation_create(
+                eligibility.attestation_create(
                     actor=request.user, campaign=campaign, text=form.cleaned_data["text"]
                 )
             except ValidationError as exc:
@@ -205,7 +206,7 @@ def attestations(request, *, campaign, membership):
 @require_POST
 def attestation_toggle(request, attestation_id, *, campaign, membership):
     attestation = get_object_or_404(Attestation, pk=attestation_id, campaign=campaign)
-    services.attestation_set_active(
+    eligibility.attestation_set_active(
         actor=request.user, attestation=attestation, active=not attestation.active
     )
     return redirect("signatures:attestations", slug=campaign.slug)

@@ -23,8 +23,8 @@ from petitions.services import _passphrase as openpgp_passphrase
 from petitions.services import snapshot as export_snapshot
 from signatures.keys import decrypt_private_key
 from signatures.models import Attestation, EmailCode, InviteCode, Issuance, IssuerKey, Signature
-from signatures.services import _code_hmac as email_code_hmac
-from signatures.services import (
+from signatures.services.eligibility import _code_hmac as email_code_hmac
+from signatures.services.eligibility import (
     email_normalize,
     identity_hmac,
     invite_code_hmac,

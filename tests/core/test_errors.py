@@ -17,9 +17,9 @@ from discussions.validation import ChannelError
 from letters import services as letter_services
 from organizing import services as organizing_services
 from petitions.openpgp import KeyRejected, OpenPGPError
-from signatures import services as signature_services
+from signatures import errors as signature_errors
 
-DOMAIN_MODULES = [letter_services, organizing_services, signature_services]
+DOMAIN_MODULES = [letter_services, organizing_services, signature_errors]
 
 
 def test_every_domain_error_is_an_app_error():

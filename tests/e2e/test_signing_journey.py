@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from signatures.models import Attestation, Issuance, Signature
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 from tests.factories import CampaignFactory
 from tests.signatures.factories import open_letter
 

@@ -24,7 +24,8 @@ from letters import services as letter_services
 from organizing.models import Invitation, Membership, Role
 from organizing.services import invitation_create
 from signatures.models import InviteCode
-from signatures.services import b64url_encode, invite_codes_create
+from signatures.services.common import b64url_encode
+from signatures.services.eligibility import invite_codes_create
 from tests.conftest import make_user
 from tests.discussions.helpers import closed_with, connect, receive_type
 from tests.signatures.factories import open_letter

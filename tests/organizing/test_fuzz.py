@@ -48,7 +48,7 @@ from organizing.models import Membership, Role
 from organizing.services import invitation_create
 from petitions.models import Export
 from signatures.models import Attestation
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 from tests.conftest import make_user
 from tests.petitions.factories import make_signatures
 from tests.signatures.factories import open_letter

@@ -236,7 +236,7 @@ def test_public_downloads_and_receipt_inclusion(client, roles, exported, letter)
 
 
 def test_receipt_status_api_lists_the_export(exported):
-    from signatures.services import receipt_status
+    from signatures.services.receipts import receipt_status
 
     status = receipt_status(receipt=receipt_for(5))
     assert [e["id"] for e in status["exports"]] == [str(exported.pk)]

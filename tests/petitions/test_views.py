@@ -224,7 +224,7 @@ def test_key_pages_refuse_bad_keys_with_400(roles, client_for):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_invite_sheet(role, roles, client_for):
-    from signatures.services import invite_code_hmac, invite_code_normalize
+    from signatures.services.eligibility import invite_code_hmac, invite_code_normalize
 
     letter = make_letter(roles.campaign, slug="sign-me", state=LetterState.OPEN)
     client = client_for(roles.users()[role])

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from letters.models import Letter, LetterState
 from signatures.models import IssuerKey
-from signatures.services import issuer_key_create
+from signatures.services.issuance import issuer_key_create
 from tests.factories import CampaignFactory
 
 _pool: list[rsa.RSAPrivateKey] = []

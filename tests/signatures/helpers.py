@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 
 from signatures import blindrsa
-from signatures.services import TOKEN_CONTEXT, b64url_decode, b64url_encode
+from signatures.services.common import TOKEN_CONTEXT, b64url_decode, b64url_encode
 
 
 def token_message(text_hash_hex: str) -> bytes:

@@ -16,7 +16,8 @@ from letters.models import LetterState, Visibility
 from signatures.api import signing_letters_forget
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
 from signatures.selectors import letter_figures_forget
-from signatures.services import b64url_encode, invite_codes_create
+from signatures.services.common import b64url_encode
+from signatures.services.eligibility import invite_codes_create
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
 from tests.signatures.conftest import last_code

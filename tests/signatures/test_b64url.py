@@ -12,7 +12,8 @@ import secrets
 
 import pytest
 
-from signatures.services import BadRequest, b64url_decode, b64url_encode
+from signatures.errors import BadRequest
+from signatures.services.common import b64url_decode, b64url_encode
 
 
 @pytest.mark.parametrize("length", range(1, 40))

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client
 
 from signatures.models import EmailCode, InviteCode, Issuance
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 from tests.organizing.cache_contents import cache_entries
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json

@@ -13,7 +13,8 @@ import unicodedata
 
 import pytest
 
-from signatures.services import BadRequest, clean_text
+from signatures.errors import BadRequest
+from signatures.services.common import clean_text
 
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 

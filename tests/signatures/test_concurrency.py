@@ -16,7 +16,8 @@ from django.db import connections
 from django.test import Client
 
 from signatures.models import Issuance, Signature
-from signatures.services import b64url_encode, invite_codes_create
+from signatures.services.common import b64url_encode
+from signatures.services.eligibility import invite_codes_create
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json
 

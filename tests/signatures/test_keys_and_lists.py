@@ -19,7 +19,11 @@ from organizing.models import AuditEntry
 from signatures import blindrsa, keys
 from signatures.models import Attestation, InviteCode, IssuerKey, Signature
 from signatures.selectors import letter_figures, letter_figures_forget
-from signatures.services import invite_code_hmac, invite_code_normalize, invite_codes_create
+from signatures.services.eligibility import (
+    invite_code_hmac,
+    invite_code_normalize,
+    invite_codes_create,
+)
 from tests.signatures.factories import open_letter
 
 pytestmark = pytest.mark.django_db

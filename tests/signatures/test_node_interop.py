@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 
 from signatures.models import Signature
-from signatures.services import b64url_encode, invite_codes_create
+from signatures.services.common import b64url_encode
+from signatures.services.eligibility import invite_codes_create
 from tests.signatures.helpers import post_json, token_message
 
 NODE = shutil.which("node")

@@ -18,7 +18,8 @@ from django.test import Client
 from django.utils import timezone
 
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
-from signatures.services import _code_hmac, identity_hmac, invite_codes_create, sha256_hex
+from signatures.services.common import sha256_hex
+from signatures.services.eligibility import _code_hmac, identity_hmac, invite_codes_create
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
 from tests.organizing.postgres_log import ServerLog, race_with_uncommitted_row

@@ -14,7 +14,7 @@ from django.core import mail
 from django.test import Client
 
 from signatures.models import EmailCode, Issuance, Signature
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 from tests.conftest import unreachable_redis
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, Token, post_json

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
-from signatures.services import invite_code_normalize, invite_codes_create
+from signatures.services.eligibility import invite_code_normalize, invite_codes_create
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
 from tests.signatures.conftest import last_code

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from letters.models import Letter, LetterState, Visibility
 from signatures import api as signing_api
 from signatures.models import Attestation, Signature
-from signatures.services import invite_codes_create
+from signatures.services.eligibility import invite_codes_create
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
 
@@ -50,7 +50,7 @@ def test_signing_posts_honour_visibility_and_state(letter):
     (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     api = SigningClient(Client(), letter.slug)
     _prepared, blinded, _inv = api.blind()
-    from signatures.services import b64url_encode
+    from signatures.services.common import b64url_encode
 
     body = {"blinded_msg": b64url_encode(blinded), "proof": {"type": "invite_code", "code": code}}
     Letter.objects.filter(pk=letter.pk).update(visibility=Visibility.UNLISTED)
@@ -225,7 +225,7 @@ def test_statement_added_meanwhile_is_required(letter, attestation_ids, kept):
 
 
 def test_invite_code_revoked_meanwhile_is_refused(letter, kept):
-    from signatures.services import invite_code_revoke
+    from signatures.services.eligibility import invite_code_revoke
 
     api, _tok, codes = kept
     assert invite_code_revoke(actor=None, campaign=letter.campaign, code=codes[0])
@@ -235,9 +235,10 @@ def test_invite_code_revoked_meanwhile_is_refused(letter, kept):
 
 
 def test_refused_insert_explains_itself_when_everything_holds_again(letter):
-    from signatures.services import Conflict, _refusal
+    from signatures.errors import Conflict
+    from signatures.services.common import refusal
 
-    assert isinstance(_refusal(letter, visibility_key=""), Conflict)
+    assert isinstance(refusal(letter, visibility_key=""), Conflict)
 
 
 def test_signing_fault_takes_the_issuance_back(letter, no_rate_limits, monkeypatch):
@@ -349,7 +350,7 @@ def test_invite_issuance_in_autocommit_has_no_savepoint(roles, no_rate_limits):
     assert status == 409 and body["error"] == "already_issued"
     assert Issuance.objects.filter(letter=letter).count() == 1
     # A revoked code is refused by the same lookup.
-    from signatures.services import invite_code_revoke
+    from signatures.services.eligibility import invite_code_revoke
 
     (other,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     assert invite_code_revoke(actor=None, campaign=letter.campaign, code=other)

@@ -10,7 +10,11 @@ import pytest
 from letters.models import LetterState
 from organizing.models import AuditEntry
 from signatures.models import Attestation, InviteCode
-from signatures.services import invite_code_hmac, invite_code_normalize, invite_codes_create
+from signatures.services.eligibility import (
+    invite_code_hmac,
+    invite_code_normalize,
+    invite_codes_create,
+)
 from tests.conftest import make_user
 from tests.factories import MembershipFactory
 from tests.signatures.factories import open_letter

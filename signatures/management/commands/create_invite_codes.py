@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from organizing.models import Campaign
-from signatures.services import INVITE_CODES_MAX_BATCH, invite_codes_create
+from signatures.services.common import INVITE_CODES_MAX_BATCH
+from signatures.services.eligibility import invite_codes_create
 
 
 class Command(BaseCommand):

@@ -1,0 +1,193 @@
+"""Redemption: a token and its signature become a signature of the letter,
+recorded under its token's hash; the token is spent in the same statement
+that checks the letter is open (a guarded INSERT)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from letters.models import Letter
+from signatures import blindrsa, keys
+from signatures.errors import (
+    AlreadySpent,
+    BadRequest,
+    ProofRejected,
+)
+from signatures.guarded_insert import (
+    insert_row,
+    open_letter_condition,
+    statements_condition,
+)
+from signatures.models import (
+    COMMENT_MAX,
+    GROUP_MAX,
+    NAME_MAX,
+    PSEUDONYM_MAX,
+    Attestation,
+    Signature,
+)
+from signatures.services.common import (
+    ATTESTATION_MAX,
+    PREPARED_TOKEN_LEN,
+    REVEAL_AT_MAX,
+    SPENT_TOKEN_KEY,
+    TEXT_HASH_LEN,
+    TOKEN_CONTEXT,
+    clean_text,
+    issuer_row,
+    refusal,
+    require_open,
+    sha256_hex,
+)
+
+# --- redemption --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSignature:
+    id: uuid.UUID  # the Signature's
+    receipt: str  # shown once, stored only as a hash
+
+
+def parse_token(token: bytes) -> tuple[bytes, bytes]:
+    """(text_hash, nonce) of a prepared token, or BadRequest."""
+    if len(token) != PREPARED_TOKEN_LEN:
+        raise BadRequest(
+            _("“token” must be %(n)d bytes, got %(got)d.")
+            % {"n": PREPARED_TOKEN_LEN, "got": len(token)}
+        )
+    message = token[blindrsa.PREFIX_LEN :]
+    if message[: len(TOKEN_CONTEXT)] != TOKEN_CONTEXT:
+        raise BadRequest(_("“token” is not an organizing-token-v1 token."))
+    text_hash = message[len(TOKEN_CONTEXT) : len(TOKEN_CONTEXT) + TEXT_HASH_LEN]
+    return text_hash, message[len(TOKEN_CONTEXT) + TEXT_HASH_LEN :]
+
+
+def _attestation_ids(value, *, required: set[int]) -> list[int]:
+    if value is None:
+        value = []
+    if not isinstance(value, list) or len(value) > ATTESTATION_MAX:
+        raise BadRequest(_("“attestations” must be a list of statement ids."))
+    ids: set[int] = set()
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise BadRequest(_("“attestations” must be a list of statement ids."))
+        ids.add(item)
+    unknown = ids - required
+    if unknown:
+        raise BadRequest(_("Unknown statement ids: %(ids)s.") % {"ids": sorted(unknown)})
+    missing = required - ids
+    if missing:
+        raise ProofRejected(_("Please affirm every statement before signing."))
+    return sorted(ids)
+
+
+def signature_create(
+    *,
+    letter: Letter,
+    token: bytes,
+    signature: bytes,
+    pseudonym,
+    attestations=None,
+    public_name=None,
+    reveal_at=None,
+    department=None,
+    location=None,
+    comment=None,
+    required_attestations: set[int] | None = None,
+    visibility_key: str | None = None,
+) -> NewSignature:
+    """Redeem a finalized token: verify it and record the signature.
+
+    One INSERT, which itself checks that the letter is still open (and, with
+    `visibility_key`, visible at this address) and that every active
+    statement of the campaign was affirmed; the (letter, token_hash)
+    constraint makes a double spend a 409 even under concurrency. Raises
+    BadRequest, ProofRejected, NotFound, AlreadySpent, LetterNotOpen.
+    `required_attestations` (ids of the campaign's active statements, as the
+    caller read them with the letter) saves a query when the caller has them.
+    """
+    require_open(letter)
+    row = issuer_row(letter)
+    key = keys.loaded_issuer_key(row)
+    text_hash, _nonce = parse_token(token)
+    if not hmac.compare_digest(text_hash, bytes.fromhex(letter.text_hash)):
+        raise ProofRejected(_("This token was made for a different letter or text."))
+    if len(signature) != key.modulus_len:
+        raise BadRequest(
+            _("“signature” must be %(n)d bytes, got %(got)d.")
+            % {"n": key.modulus_len, "got": len(signature)}
+        )
+    if int.from_bytes(signature, "big") >= key.n:
+        raise BadRequest(_("“signature” is not smaller than the key's modulus."))
+    pseudonym = clean_text(pseudonym, field="pseudonym", max_len=PSEUDONYM_MAX, required=True)
+    public_name = clean_text(public_name, field="public_name", max_len=NAME_MAX)
+    department = clean_text(department, field="department", max_len=GROUP_MAX)
+    location = clean_text(location, field="location", max_len=GROUP_MAX)
+    comment = clean_text(comment, field="comment", max_len=COMMENT_MAX, multiline=True)
+    if reveal_at is not None:
+        if isinstance(reveal_at, bool) or not isinstance(reveal_at, int):
+            raise BadRequest(_("“reveal_at” must be a whole number."))
+        if not 1 <= reveal_at <= REVEAL_AT_MAX:
+            raise BadRequest(_("“reveal_at” must be between 1 and 10,000,000."))
+        if not public_name:
+            raise BadRequest(_("“reveal_at” needs a “public_name” to reveal."))
+    if required_attestations is not None:
+        required = set(required_attestations)
+    else:
+        required = set(
+            Attestation.objects.filter(campaign_id=letter.campaign_id, active=True).values_list(
+                "id", flat=True
+            )
+        )
+    affirmed = _attestation_ids(attestations, required=required)
+    try:
+        blindrsa.verify(key.public_key, token, signature)
+    except blindrsa.VerificationFailed:
+        raise ProofRejected(_("The token's signature is not valid for this letter.")) from None
+    receipt = secrets.token_urlsafe(32)
+    created = {
+        "id": uuid.uuid4(),
+        "letter_id": letter.pk,
+        "token_hash": sha256_hex(token),
+        "receipt_hash": sha256_hex(receipt),
+        "pseudonym": pseudonym,
+        "public_name": public_name,
+        "reveal_at": reveal_at,
+        "department": department,
+        "location": location,
+        "comment": comment,
+        "attestations": affirmed,
+    }
+    inserted = insert_row(
+        Signature,
+        created,
+        only_if=[
+            open_letter_condition(letter, visibility_key=visibility_key),
+            statements_condition(letter, affirmed),
+        ],
+        unless_exists=SPENT_TOKEN_KEY,
+    )
+    if not inserted:
+        raise refusal(
+            letter,
+            visibility_key=visibility_key,
+            affirmed=affirmed,
+            taken=_spent(letter, created["token_hash"]),
+        )
+    # The public figures are not refreshed here: they are cached for
+    # selectors.FIGURES_CACHE_SECONDS, so a burst of signatures costs one
+    # count, not one cache write each.
+    return NewSignature(id=created["id"], receipt=receipt)
+
+
+def _spent(letter: Letter, token_hash: str) -> AlreadySpent | None:
+    """AlreadySpent if this token signed the letter."""
+    if not Signature.objects.filter(letter_id=letter.pk, token_hash=token_hash).exists():
+        return None
+    return AlreadySpent(_("This token has already been used to sign."))
