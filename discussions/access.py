@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from allauth.mfa.models import Authenticator
-from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from discussions.models import DiscussionChannel
 from organizing.models import PRIVILEGED_ROLES, Membership
-from organizing.services import require_role
+from organizing.services import NotPermitted, require_role
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,12 @@ class Access:
 def channel_access(*, user, channel_id: int) -> Access:
     """The visitor's access to a channel, or an exception.
 
-    DiscussionChannel.DoesNotExist: no such channel. PermissionDenied (or its
-    subclass MFARequired): not a member with a permitted role.
+    DiscussionChannel.DoesNotExist: no such channel. NotPermitted or MFARequired
+    (both AppError and PermissionDenied): not a member with a permitted role.
     """
     channel = DiscussionChannel.objects.select_related("campaign").get(pk=channel_id)
     if user is None or not user.is_authenticated:
-        raise PermissionDenied(_("Sign in first."))
+        raise NotPermitted(_("Sign in first."))
     membership = require_role(user=user, campaign=channel.campaign, roles=channel.allowed_roles)
     return Access(channel=channel, membership=membership)
 
@@ -45,19 +44,19 @@ def current_access(*, membership_id: int, channel_id: int, lock: bool = False) -
     try:
         channel = qs.get(pk=channel_id)
     except DiscussionChannel.DoesNotExist:
-        raise PermissionDenied(_("This channel no longer exists."))
+        raise NotPermitted(_("This channel no longer exists."))
     membership = Membership.objects.filter(
         pk=membership_id, campaign_id=channel.campaign_id
     ).first()
     if membership is None or not channel.allows_role(membership.role):
-        raise PermissionDenied(_("You are no longer allowed in this channel."))
+        raise NotPermitted(_("You are no longer allowed in this channel."))
     if (
         membership.role in PRIVILEGED_ROLES
         and not Authenticator.objects.filter(user_id=membership.user_id).exists()
     ):
         # The socket's session completed a second factor when it connected;
         # the account has none any more (see discussions.receivers).
-        raise PermissionDenied(_("Your account no longer has a second factor."))
+        raise NotPermitted(_("Your account no longer has a second factor."))
     return Access(channel=channel, membership=membership)
 
 

@@ -17,10 +17,11 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from core import text
+from core.errors import AppError
 from core.unavailable import REDIS_DOWN
 from discussions import events, fanout, presence, selectors
 from discussions import services as svc
@@ -142,12 +143,12 @@ class ChannelConsumer(AsyncWebsocketConsumer):
         except (DiscussionChannel.DoesNotExist, ValueError, OverflowError):
             await self._refuse(CLOSE_NOT_FOUND, "not_found", _("There is no such channel."))
             return
-        except PermissionDenied as exc:
+        except AppError as exc:  # NotPermitted or MFARequired (organizing.services)
             user = self.scope.get("user")
             if user is None or not user.is_authenticated:
                 await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in first."))
             else:
-                await self._refuse(CLOSE_FORBIDDEN, "forbidden", str(exc))
+                await self._refuse(CLOSE_FORBIDDEN, "forbidden", exc.message)
             return
         self.channel_id = access.channel.pk
         self.membership_id = access.membership.pk
@@ -241,13 +242,15 @@ class ChannelConsumer(AsyncWebsocketConsumer):
             if not bucket.take(time.monotonic()):
                 raise ChannelError(_("Too many frames; slow down."), "rate_limited")
             await handler(self, frame, ref)
-        except ChannelError as exc:
-            await self._bad(exc.code, exc.messages[0], ref)
-        except ValidationError as exc:
-            await self._bad("invalid", " ".join(exc.messages), ref)
-        except PermissionDenied as exc:
-            await self._error("forbidden", str(exc), ref)
-            await self.close(code=CLOSE_FORBIDDEN)
+        except AppError as exc:
+            # The one place a frame's domain error is answered: a refusal of
+            # access (403) ends the socket; bad input counts towards
+            # MAX_BAD_FRAMES.
+            if exc.status == 403:
+                await self._error("forbidden", exc.message, ref)
+                await self.close(code=CLOSE_FORBIDDEN)
+            else:
+                await self._bad(exc.code, exc.message, ref)
         except REDIS_DOWN as exc:
             # A write was committed before the failed publication, if any:
             # the others find it when they resync.

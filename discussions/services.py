@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from allauth.mfa.models import Authenticator
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -53,7 +52,7 @@ MAX_DEVICES_PER_MEMBER = 10
 def clean_roles(roles) -> list[str]:
     roles = [r for r in Role.values if r in set(roles or [])]
     if not roles:
-        raise ValidationError(_("Choose at least one role that may join."))
+        raise ChannelError(_("Choose at least one role that may join."), "invalid")
     return roles
 
 
@@ -63,7 +62,7 @@ def clean_retention(days) -> int:
     except (TypeError, ValueError):
         days = -1
     if days not in Retention.values:
-        raise ValidationError(_("Choose how long messages are kept."))
+        raise ChannelError(_("Choose how long messages are kept."), "invalid")
     return days
 
 
@@ -91,7 +90,7 @@ def channel_create(
     require_organizer(user=actor, campaign=campaign)
     name = channel_name_clean(name)
     if DiscussionChannel.objects.filter(campaign=campaign, name=name).exists():
-        raise ValidationError(_("This campaign already has a channel with that name."))
+        raise ChannelError(_("This campaign already has a channel with that name."), "invalid")
     channel = DiscussionChannel.objects.create(
         campaign=campaign,
         name=name,
@@ -129,7 +128,7 @@ def channel_update(
             name != channel.name
             and DiscussionChannel.objects.filter(campaign=channel.campaign, name=name).exists()
         ):
-            raise ValidationError(_("This campaign already has a channel with that name."))
+            raise ChannelError(_("This campaign already has a channel with that name."), "invalid")
         if name != channel.name:
             channel.name = name
             changed.append("name")

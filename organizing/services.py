@@ -50,6 +50,12 @@ class MFARequired(AppError, PermissionDenied):
         self.needs_setup = needs_setup
 
 
+class NotPermitted(AppError, PermissionDenied):
+    """The actor lacks the role (or the membership) an action needs."""
+
+    status, code = 403, "forbidden"
+
+
 # --- authorization -----------------------------------------------------------
 
 
@@ -87,13 +93,13 @@ def require_mfa(user) -> None:
 def require_role(*, user, campaign: Campaign, roles: set[str] | frozenset[str]) -> Membership:
     """Return the actor's membership if it has one of `roles`.
 
-    Raises PermissionDenied otherwise, and MFARequired when the role is an
+    Raises NotPermitted (a PermissionDenied) otherwise, and MFARequired when the role is an
     organizer or delegate role and this session has not completed a second
     factor of the account.
     """
     membership = membership_for(user=user, campaign=campaign)
     if membership is None or membership.role not in roles:
-        raise PermissionDenied(_("You do not have the role needed for this action."))
+        raise NotPermitted(_("You do not have the role needed for this action."))
     if membership.role in PRIVILEGED_ROLES:
         require_mfa(user)
     return membership

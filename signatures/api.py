@@ -9,80 +9,22 @@ the session cookie ({"type": "account"}) is checked against CSRF explicitly.
 
 from __future__ import annotations
 
-import json
-from functools import wraps
 from time import monotonic
 
-from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 
-from core import text
-from core.errors import AppError, json_error
+from core.errors import json_error
+from core.http import api_view, json_body
 from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from signatures.errors import BadRequest, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey
 from signatures.selectors import letter_figures, public_signatures_page
 from signatures.services import common, eligibility, issuance, receipts, redemption
-
-MAX_BODY_BYTES = 16 * 1024
-
-
-def api_view(*methods: str):
-    """JSON errors for AppError and wrong methods; no CSRF (see module)."""
-
-    def decorator(view):
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                response = json_error(
-                    405,
-                    "method_not_allowed",
-                    _("Use %(methods)s.") % {"methods": " or ".join(methods)},
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
-            try:
-                return view(request, *args, **kwargs)
-            except AppError as exc:
-                return json_error(exc.status, exc.code, exc.message)
-
-        return wrapper
-
-    return decorator
-
-
-def json_body(request) -> dict:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
-        raise BadRequest(_("The request body is too large."))
-    raw = request.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(_("The request body is too large."))
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest(_("The request body must be a JSON object.")) from None
-    if not isinstance(data, dict):
-        raise BadRequest(_("The request body must be a JSON object."))
-    # A NUL or a lone surrogate can only arrive as a \u escape: strict UTF-8
-    # refuses encoded surrogates and JSON refuses raw control characters. Most
-    # bodies have no escape at all and skip the walk.
-    if b"\\u" in raw:
-        try:
-            text.refuse_unstorable_json(data)
-        except ValidationError as exc:
-            raise BadRequest(exc.messages[0]) from None
-    return data
 
 
 def load_letter(request, slug: str) -> Letter:
