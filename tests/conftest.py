@@ -9,18 +9,14 @@ anonymous visitor.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from config.settings import redis_caches, redis_channel_layers
-from organizing.mfa import totp_enable
-from organizing.models import Campaign, Role, User
-from tests.factories import CampaignFactory, MembershipFactory, UserFactory
-from tests.organizing.test_production_run import free_port
-from tests.sessions import login_with_mfa, with_mfa_session
-
-TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+from organizing.models import Role
+from tests.support.factories import CampaignFactory, MembershipFactory
+from tests.support.services import unreachable_redis
+from tests.support.sessions import login_with_mfa
+from tests.support.users import Roles, make_user
 
 # CI sets REQUIRE_SERVICES=1: a test that needs PostgreSQL or Redis must then
 # run, not skip.
@@ -88,36 +84,6 @@ def _clear_cache():
     yield
 
 
-def make_user(*, mfa: bool = False, **kwargs) -> User:
-    """A user; with `mfa`, a TOTP authenticator, and the object marked as
-    acting in a session that completed it (what a request's user would be)."""
-    user = UserFactory(**kwargs)
-    if mfa:
-        totp_enable(user, TEST_TOTP_SECRET)
-        with_mfa_session(user)
-    return user
-
-
-@dataclass
-class Roles:
-    campaign: Campaign
-    organizer: User
-    delegate: User
-    member: User
-    other_organizer: User  # organizer of a different campaign
-    other_campaign: Campaign
-
-    def users(self) -> dict[str, User | None]:
-        """Every role, plus the anonymous visitor (None)."""
-        return {
-            "anonymous": None,
-            "member": self.member,
-            "delegate": self.delegate,
-            "organizer": self.organizer,
-            "other_organizer": self.other_organizer,
-        }
-
-
 @pytest.fixture
 def roles(db) -> Roles:
     campaign = CampaignFactory(slug="acme", name="Acme workers")
@@ -148,17 +114,6 @@ def client_for(client):
         return c
 
     return make
-
-
-def unreachable_redis(settings) -> str:
-    """Point the cache, the channel layer and presence at a Redis address
-    where nothing listens (a port just freed), with the production
-    configuration's options; returns the address."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    settings.REDIS_URL = url
-    settings.CACHES = redis_caches(url)
-    settings.CHANNEL_LAYERS = redis_channel_layers(url)
-    return url
 
 
 @pytest.fixture

@@ -30,10 +30,10 @@ from signatures.services.eligibility import (
     invite_code_hmac,
     invite_code_normalize,
 )
-from tests.conftest import make_user
 from tests.signatures.conftest import last_code
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
+from tests.support.users import make_user
 
 __all__ = [
     "Attestation",

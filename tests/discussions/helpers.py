@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import AnonymousUser
 
 from discussions.routing import websocket_urlpatterns
-from tests.sessions import mfa_session_data
+from tests.support.sessions import mfa_session_data
 
 ROUTER = URLRouter(websocket_urlpatterns)
 

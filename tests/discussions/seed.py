@@ -24,7 +24,7 @@ from django.db import transaction  # noqa: E402
 from discussions import services as svc  # noqa: E402
 from organizing.mfa import totp_enable  # noqa: E402
 from organizing.models import Campaign, Membership, Role, User  # noqa: E402
-from tests.sessions import mfa_session_data, with_mfa_session  # noqa: E402
+from tests.support.sessions import mfa_session_data, with_mfa_session  # noqa: E402
 
 
 def main(spec: dict) -> dict:

@@ -44,7 +44,7 @@ from tests.discussions.helpers import (
     refused,
     session_of,
 )
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

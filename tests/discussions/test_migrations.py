@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from organizing.models import User
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 move_content_types = importlib.import_module("discussions.migrations.0002_move_content_types")
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from petitions.models import Export, ExportStatus
 from tests.petitions.factories import make_letter
-from tests.sessions import login_with_mfa
+from tests.support.sessions import login_with_mfa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

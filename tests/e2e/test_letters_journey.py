@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 from letters.models import Comment, Letter, LetterState
 from letters.services import compute_text_hash
 from organizing.models import Role
-from tests.conftest import make_user
-from tests.factories import CampaignFactory, MembershipFactory
-from tests.sessions import login_with_mfa
+from tests.support.factories import CampaignFactory, MembershipFactory
+from tests.support.sessions import login_with_mfa
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from signatures.models import Attestation, Issuance, Signature
 from signatures.services.eligibility import invite_codes_create
-from tests.factories import CampaignFactory
 from tests.signatures.factories import open_letter
+from tests.support.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

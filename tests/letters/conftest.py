@@ -8,8 +8,8 @@ from django.utils import timezone
 from letters import services
 from letters.models import Letter, LetterState
 from organizing.models import Role
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 TEXT = {
     "title": "Stop logging our keystrokes",

@@ -12,8 +12,8 @@ from letters.models import Letter, LetterState
 from letters.signals import letter_opened
 from organizing.models import AuditEntry
 from organizing.services import MFARequired
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db
 

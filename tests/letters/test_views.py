@@ -10,8 +10,8 @@ from django.urls import reverse
 from letters import services
 from letters.models import MAX_BODY_CHARS, Comment, Letter, LetterState
 from organizing.models import AuditEntry
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -385,8 +385,8 @@ def test_public_page_links_to_signing_while_open(roles, make_letter, client):
 
 
 def test_admin_cannot_change_letters(roles, make_letter, client):
-    from tests.conftest import make_user
-    from tests.sessions import login_with_mfa
+    from tests.support.sessions import login_with_mfa
+    from tests.support.users import make_user
 
     letter = make_letter("open")
     admin_user = make_user(mfa=True, email="root@personal.test", is_staff=True, is_superuser=True)

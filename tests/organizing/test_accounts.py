@@ -22,8 +22,8 @@ from django.utils import timezone
 from core.crypto import client_key_for
 from organizing.mfa import totp_current_code
 from organizing.models import User
-from tests.conftest import TEST_TOTP_SECRET, make_user
-from tests.organizing.cache_contents import cache_entries
+from tests.support.cache_contents import cache_entries
+from tests.support.users import TEST_TOTP_SECRET, make_user
 
 PASSWORD = "a long pass phrase 9"
 CODE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from organizing import services
 from organizing.models import AuditEntry, Campaign, Membership, Role
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ from organizing.services import invitation_create
 from signatures.models import InviteCode
 from signatures.services.common import b64url_encode
 from signatures.services.eligibility import invite_codes_create
-from tests.conftest import make_user
 from tests.discussions.helpers import closed_with, connect, receive_type
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient
+from tests.support.users import make_user
 
 NUL = "\x00"
 LONE_SURROGATE = "\ud800"

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from organizing import services
 from organizing.models import AuditEntry, Campaign, Invitation, Membership, Role
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 ROLES = ["anonymous", "member", "delegate", "organizer", "other_organizer"]
 

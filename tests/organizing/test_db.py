@@ -6,7 +6,7 @@ from django.db import transaction
 
 from core.db import insert_unless_conflicting
 from organizing.models import Membership
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 
 def test_a_conflicting_row_is_skipped_without_an_error(roles):

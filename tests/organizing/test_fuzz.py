@@ -49,9 +49,9 @@ from organizing.services import invitation_create
 from petitions.models import Export
 from signatures.models import Attestation
 from signatures.services.eligibility import invite_codes_create
-from tests.conftest import make_user
 from tests.petitions.factories import make_signatures
 from tests.signatures.factories import open_letter
+from tests.support.users import make_user
 
 SEED = int(os.environ.get("FUZZ_SEED", "13"))
 HTTP_REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "3100"))

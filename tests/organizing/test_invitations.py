@@ -15,7 +15,7 @@ from django.utils import timezone
 from organizing import services
 from organizing.models import AuditEntry, Invitation, Membership, Role
 from organizing.services import InvitationUnusable, hash_token, invitation_accept
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 
 def invite(roles, **kwargs):

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from organizing import services, signals
 from organizing.models import AuditEntry, Membership, Role
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 
 def membership(roles, user):

@@ -15,8 +15,8 @@ from organizing.decorators import staff_of_campaign_required
 from organizing.mfa import totp_current_code, totp_enable
 from organizing.models import AuditEntry, Invitation, Membership, Role
 from organizing.services import MFARequired
-from tests.conftest import TEST_TOTP_SECRET, make_user
-from tests.factories import MembershipFactory
+from tests.support.factories import MembershipFactory
+from tests.support.users import TEST_TOTP_SECRET, make_user
 
 
 def without_mfa(user):

@@ -26,7 +26,6 @@ from discussions.models import Message
 from organizing.mfa import totp_current_code, totp_enable
 from organizing.models import AuditEntry, Invitation, Membership, Role, User
 from signatures.models import InviteCode
-from tests.conftest import TEST_TOTP_SECRET
 from tests.discussions.helpers import (
     ROUTER,
     closed_with,
@@ -34,8 +33,9 @@ from tests.discussions.helpers import (
     fake_ciphertext,
     receive_type,
 )
-from tests.factories import MembershipFactory
-from tests.sessions import login_with_mfa
+from tests.support.factories import MembershipFactory
+from tests.support.sessions import login_with_mfa
+from tests.support.users import TEST_TOTP_SECRET
 
 PASSWORD = "correct horse battery"
 

@@ -25,7 +25,7 @@ from core.logging import ScrubIPAddressesFilter, scrub
 from organizing import services
 from organizing.mfa import totp_current_code
 from organizing.models import AuditEntry
-from tests.organizing.cache_contents import cache_entries
+from tests.support.cache_contents import cache_entries
 
 ADDRESS = "203.0.113.77"
 FORWARDED = "198.51.100.23"

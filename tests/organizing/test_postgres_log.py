@@ -18,9 +18,9 @@ from letters.models import Letter
 from letters.services import letter_create
 from organizing import services
 from organizing.models import Membership, Role
-from tests.conftest import make_user
 from tests.discussions.helpers import b64, device_key
-from tests.organizing.postgres_log import ServerLog, race_with_uncommitted_row
+from tests.support.postgres_log import ServerLog, race_with_uncommitted_row
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -27,14 +27,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as websocket_connect
 
 from discussions.consumers import CLOSE_UNAVAILABLE
-from tests.organizing.test_production_run import (
-    BASE_DIR,
-    Stack,
-    admin_connection,
-    free_port,
-    http_get,
-)
+from tests.organizing.test_production_run import BASE_DIR, Stack, admin_connection, http_get
 from tests.signatures.helpers import SigningClient
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.postgres
 

@@ -33,6 +33,7 @@ from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
 
 from config.celery import app as celery_app
+from tests.support.services import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -41,12 +42,6 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 # databases of the same server do not drop each other's.
 DB_NAME = f"{settings.DATABASES['default']['NAME']}_prodrun"
 WAIT = 90  # seconds: an upper bound for start-up on a slow CI machine, not a measurement
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def admin_connection():

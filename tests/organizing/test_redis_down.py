@@ -19,21 +19,9 @@ from discussions import services as svc
 from discussions.consumers import CLOSE_UNAVAILABLE
 from discussions.models import DiscussionChannel
 from organizing.models import User
-from tests.conftest import make_user
 from tests.discussions.helpers import refused
-
-
-def assert_unavailable_page(response) -> None:
-    assert response.status_code == 503, response.content[:500]
-    assert int(response["Retry-After"]) > 0
-    assert response["Content-Type"].startswith("text/html")
-    assert response["Cache-Control"] == "no-store"
-    # The site's own layout, under the site's security headers.
-    body = response.content.decode()
-    assert "<main" in body and "Unavailable for a moment" in body
-    assert "<script" not in body and "style=" not in body
-    assert "default-src 'self'" in response["Content-Security-Policy"]
-    assert response["X-Frame-Options"] == "DENY"
+from tests.support.services import assert_unavailable_page
+from tests.support.users import make_user
 
 
 @pytest.mark.django_db

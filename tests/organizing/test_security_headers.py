@@ -17,8 +17,8 @@ from django.urls import reverse
 from discussions import services as channel_services
 from letters.models import LetterState
 from organizing import services
-from tests.conftest import TEST_TOTP_SECRET
 from tests.petitions.factories import make_letter
+from tests.support.users import TEST_TOTP_SECRET
 
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.I)
 STYLE_ATTR = re.compile(r"<[a-zA-Z][^>]*\sstyle\s*=", re.I)

@@ -1,6 +1,6 @@
 """Two delegates starting one export, or one delegate uploading a key twice,
 at once: no unique violation in PostgreSQL's log (core.db,
-tests/organizing/postgres_log.py)."""
+tests/support/postgres_log.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from organizing.models import Membership
 from petitions import services
 from petitions.models import DelegateKey, Export, PaperSize
-from tests.organizing.postgres_log import ServerLog, race_with_uncommitted_row
+from tests.support.postgres_log import ServerLog, race_with_uncommitted_row
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from config.celery import app
 from petitions.models import Export, ExportStatus
-from tests.organizing.test_redis_down import assert_unavailable_page
+from tests.support.services import assert_unavailable_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from letters.models import Letter, LetterState
 from signatures.models import IssuerKey
 from signatures.services.issuance import issuer_key_create
-from tests.factories import CampaignFactory
+from tests.support.factories import CampaignFactory
 
 _pool: list[rsa.RSAPrivateKey] = []
 _counter = itertools.count(1)

@@ -18,11 +18,11 @@ from signatures.models import EmailCode, InviteCode, Issuance, Signature
 from signatures.selectors import letter_figures_forget
 from signatures.services.common import b64url_encode
 from signatures.services.eligibility import invite_codes_create
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
 from tests.signatures.conftest import last_code
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, Token, post_json
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from django.test import Client
 
 from signatures.models import EmailCode, InviteCode, Issuance
 from signatures.services.eligibility import invite_codes_create
-from tests.organizing.cache_contents import cache_entries
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json
+from tests.support.cache_contents import cache_entries
 
 
 def check_cache_holds_no_stored_value(letter):

@@ -20,11 +20,11 @@ from django.utils import timezone
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
 from signatures.services.common import sha256_hex
 from signatures.services.eligibility import _code_hmac, identity_hmac, invite_codes_create
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
-from tests.organizing.postgres_log import ServerLog, race_with_uncommitted_row
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json
+from tests.support.factories import MembershipFactory
+from tests.support.postgres_log import ServerLog, race_with_uncommitted_row
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

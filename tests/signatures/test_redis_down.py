@@ -15,9 +15,9 @@ from django.test import Client
 
 from signatures.models import EmailCode, Issuance, Signature
 from signatures.services.eligibility import invite_codes_create
-from tests.conftest import unreachable_redis
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, Token, post_json
+from tests.support.services import unreachable_redis
 
 pytestmark = pytest.mark.django_db
 

@@ -21,10 +21,10 @@ from django.test import Client
 
 from signatures.models import EmailCode, InviteCode, Issuance, Signature
 from signatures.services.eligibility import invite_code_normalize, invite_codes_create
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

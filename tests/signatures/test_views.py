@@ -15,9 +15,9 @@ from signatures.services.eligibility import (
     invite_code_normalize,
     invite_codes_create,
 )
-from tests.conftest import make_user
-from tests.factories import MembershipFactory
 from tests.signatures.factories import open_letter
+from tests.support.factories import MembershipFactory
+from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db
 
