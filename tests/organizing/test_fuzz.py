@@ -388,6 +388,8 @@ def seeded(roles, settings):
         "id": [str(operator.pk)],
         "app_label": ["organizing", "letters"],
         "url": ["nothing/", ""],
+        # Tile paths of the letter's log (C2SP tlog-tiles).
+        "path": ["0/000.p/1", "entries/000.p/1", "0/000", "1/x001/000.p/3", "0/000.p/0"],
     }
     users = {"anonymous": None, "organizer": roles.organizer, "operator": operator}
     return seeds, users
