@@ -177,6 +177,16 @@ else:
 # database_sync_to_async), so each process holds at most one connection.
 ASGI_SERVES_HTTP = not DATABASE_URL
 
+# How signatures reach the database (docs/security.md, "Batches"). "scheduled":
+# in batches of the campaign's batch_min (default k), at most one per
+# batch_interval, sealed by Celery beat; "at-once": a campaign that sets no
+# batch_min has each signature sealed as it is accepted (a batch of one), and
+# one that does has its due batches sealed by the request that completes
+# them. The embedded default, which runs no beat, seals at once.
+SIGNATURE_BATCHES = env_str("SIGNATURE_BATCHES", "scheduled" if DATABASE_URL else "at-once")
+if SIGNATURE_BATCHES not in ("scheduled", "at-once"):
+    raise ImproperlyConfigured("SIGNATURE_BATCHES must be 'scheduled' or 'at-once'")
+
 # --- Redis: cache, channel layer, Celery -------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
@@ -267,6 +277,11 @@ CELERY_BEAT_SCHEDULE["letters-close-expired"] = {
 CELERY_BEAT_SCHEDULE["signatures-purge-expired-email-codes"] = {
     "task": "signatures.purge_expired_email_codes",
     "schedule": 300.0,
+}
+# signatures: seal the batches that are due (docs/security.md, "Batches").
+CELERY_BEAT_SCHEDULE["signatures-seal-batches"] = {
+    "task": "signatures.seal_batches",
+    "schedule": 60.0,
 }
 # discussions: delete messages past their channel's retention (the task keeps
 # the name it had before the discussions app existed).

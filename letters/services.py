@@ -40,7 +40,7 @@ from letters.models import (
     Visibility,
     new_unlisted_token,
 )
-from letters.signals import letter_opened
+from letters.signals import letter_closed, letter_opened
 from organizing.models import Role
 from organizing.services import audit_record, require_organizer, require_role
 
@@ -564,6 +564,7 @@ def _close(locked: Letter, *, actor, reason: str) -> None:
     audit_record(
         campaign=locked.campaign, actor=actor, action="letter.close", obj=locked, summary=reason
     )
+    letter_closed.send(sender=Letter, letter=locked)
 
 
 @transaction.atomic

@@ -17,6 +17,10 @@ class CampaignForm(forms.ModelForm):
         ),
     )
 
+    def clean_batch_interval(self):
+        value = self.cleaned_data.get("batch_interval")
+        return value if value is not None else self.instance.batch_interval
+
     class Meta:
         model = Campaign
         fields = [
@@ -27,6 +31,8 @@ class CampaignForm(forms.ModelForm):
             "allowed_domains",
             "k_threshold",
             "approval_quorum",
+            "batch_min",
+            "batch_interval",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
         # Shown to everyone: the rule for names (core.text).
@@ -34,6 +40,8 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Most campaigns keep the default; a form that leaves it out keeps it.
+        self.fields["batch_interval"].required = False
         if self.instance.pk:
             self.fields["slug"].disabled = True
             self.initial["allowed_domains"] = "\n".join(self.instance.allowed_domains)

@@ -165,6 +165,8 @@ def campaign_create(
     k_threshold: int | None = None,
     approval_quorum: int | None = None,
     display_name: str = "",
+    batch_min: int | None = None,
+    batch_interval: int | None = None,
 ) -> Campaign:
     """Create a campaign; its creator becomes its first organizer."""
     require_mfa(creator)
@@ -177,6 +179,9 @@ def campaign_create(
     )
     if k_threshold is not None:
         campaign.k_threshold = k_threshold
+    campaign.batch_min = batch_min
+    if batch_interval is not None:
+        campaign.batch_interval = batch_interval
     if approval_quorum is not None:
         campaign.approval_quorum = approval_quorum
     campaign.full_clean()
@@ -201,6 +206,8 @@ def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
         "allowed_domains",
         "k_threshold",
         "approval_quorum",
+        "batch_min",
+        "batch_interval",
     }
     unknown = set(fields) - allowed
     if unknown:

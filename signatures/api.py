@@ -283,7 +283,11 @@ def signatures(request, slug):
             _rate_limit(request, "signature")
         raise
     return JsonResponse(
-        {"id": str(created.id), "receipt": created.receipt, "status": "counted"},
+        {
+            "id": str(created.id),
+            "receipt": created.receipt,
+            "status": "counted" if created.counted else "pending",
+        },
         status=201,
     )
 

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from letters.models import Letter, LetterState, Visibility
-from signatures.models import Attestation, InviteCode
+from signatures.models import Attestation, InviteCode, Signature
 
 
 @dataclass(frozen=True)
@@ -116,4 +116,15 @@ def invite_code_condition(letter: Letter, code_hmac: str) -> Condition:
         f"EXISTS (SELECT 1 FROM {table} i WHERE i.campaign_id = %s "  # noqa: S608
         "AND i.code_hmac = %s AND NOT i.revoked)",
         [letter.campaign_id, code_hmac],
+    )
+
+
+def token_unsealed_condition(letter: Letter, token_hash: str) -> Condition:
+    """No sealed signature of the letter spent this token (a waiting one is
+    the pending row's own unique key)."""
+    table = Signature._meta.db_table
+    return Condition(
+        f"NOT EXISTS (SELECT 1 FROM {table} s WHERE s.letter_id = %s "  # noqa: S608
+        "AND s.token_hash = %s)",
+        [letter.pk, token_hash],
     )

@@ -192,8 +192,14 @@ class Signature(models.Model):
     location = models.CharField(max_length=GROUP_MAX, blank=True)
     comment = models.TextField(max_length=COMMENT_MAX, blank=True)
     attestations = models.JSONField(default=list, blank=True)
+    # The hour its batch was sealed, the same for every signature of a batch.
     signed_hour = models.DateTimeField(default=this_hour)
     withdrawn = models.BooleanField(default=False)
+    # The random salt of the log entry's commitment to the fields above
+    # (signatures.tlog.fields_sha256), and the entry's index in the letter's
+    # log; empty and null for signatures sealed before the log existed.
+    salt = models.CharField(max_length=32, blank=True, default="")
+    log_index = models.PositiveIntegerField(null=True, blank=True)
 
     objects = SignatureQuerySet.as_manager()
 
@@ -306,3 +312,75 @@ class LogCheckpoint(models.Model):
     def count(self) -> int:
         """Signatures counted at this size: signatures minus withdrawals."""
         return self.signature_count - self.withdrawal_count
+
+
+# --- batches (docs/security.md, "Batches") -------------------------------------------
+#
+# A signature is accepted at once but written as a Signature only when its
+# batch is sealed: until then it waits here, where its token already counts as
+# spent. Sealing writes the batch's signatures in random order in one
+# transaction (one xmin, shuffled ctids and dump positions, one signed_hour),
+# deletes these rows in the same transaction and vacuums the table after it.
+# No column here holds a time: the arrival order of what waits is the one
+# window docs/security.md describes.
+
+
+class PendingSignature(models.Model):
+    """An accepted signature waiting for its batch. Holds the token and its
+    signature for the letter's log entry, which the Signature does not keep."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    letter = letter_reference("pending_signatures")
+    token_hash = models.CharField(max_length=64)
+    token = models.BinaryField()
+    signature = models.BinaryField()
+    receipt_hash = models.CharField(max_length=64)
+    pseudonym = models.CharField(max_length=PSEUDONYM_MAX)
+    public_name = models.CharField(max_length=NAME_MAX, blank=True)
+    reveal_at = models.PositiveIntegerField(null=True, blank=True)
+    department = models.CharField(max_length=GROUP_MAX, blank=True)
+    location = models.CharField(max_length=GROUP_MAX, blank=True)
+    comment = models.TextField(max_length=COMMENT_MAX, blank=True)
+    attestations = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "token_hash"], name="pending_token_once"),
+            models.UniqueConstraint(fields=["receipt_hash"], name="pending_receipt_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} on {self.letter}, waiting for its batch"
+
+
+class PendingWithdrawal(models.Model):
+    """A withdrawal waiting for its batch, named by the token's hash."""
+
+    letter = letter_reference("pending_withdrawals")
+    token_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "token_hash"], name="withdrawal_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"a withdrawal from {self.letter}, waiting for its batch"
+
+
+class SignatureBatch(models.Model):
+    """A sealed batch: when, how many, and the log's size after it."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="batches")
+    sealed_at = models.DateTimeField()
+    signatures = models.PositiveIntegerField()
+    withdrawals = models.PositiveIntegerField()
+    tree_size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["letter", "sealed_at"]
+        indexes = [models.Index(fields=["letter", "sealed_at"], name="batch_letter_sealed")]
+
+    def __str__(self) -> str:
+        return f"batch of {self.signatures} for {self.letter} at {self.sealed_at:%Y-%m-%d %H:%M}"

@@ -18,6 +18,9 @@ from tests.support.services import unreachable_redis
 from tests.support.sessions import login_with_mfa
 from tests.support.users import Roles, make_user
 
+# The `stack` fixture: the production processes (tests/support/production.py).
+pytest_plugins = ["tests.support.production"]
+
 # CI sets REQUIRE_SERVICES=1: a test that needs PostgreSQL or Redis must then
 # run, not skip.
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -59,6 +62,11 @@ def _isolated_settings(settings, tmp_path):
     settings.DATA_DIR.mkdir()
     # PBKDF2's million rounds cost ~0.5 s per user made; tests make thousands.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each signature sealed as it is accepted, as in the embedded default,
+    # also when DATABASE_URL selects PostgreSQL; the tests of batches
+    # (tests/signatures/test_batches.py, test_linkage.py) switch to
+    # "scheduled", the production default.
+    settings.SIGNATURE_BATCHES = "at-once"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -75,6 +75,25 @@ class Campaign(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text=_("Distinct organizer approvals needed to open a letter."),
     )
+    # Signatures are written in batches (docs/security.md, "Batches"): a batch
+    # is sealed once it holds batch_min signatures (empty: the campaign's k)
+    # and batch_interval minutes have passed since the last one.
+    batch_min = models.PositiveIntegerField(
+        _("smallest batch"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text=_(
+            "Signatures are counted in batches of at least this many. Empty: the "
+            "k-anonymity threshold."
+        ),
+    )
+    batch_interval = models.PositiveIntegerField(
+        _("minutes between batches"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text=_("At least this long between two batches."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -3,19 +3,22 @@ check their signature's status, withdraw it before delivery."""
 
 from __future__ import annotations
 
+import base64
+from math import ceil
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.db import insert_unless_conflicting
 from letters.models import Letter, LetterState
 from signatures.errors import (
     BadRequest,
     Conflict,
     NotFound,
 )
-from signatures.models import (
-    Signature,
-)
-from signatures.selectors import letter_figures_forget
+from signatures.log_selectors import latest_checkpoint, log_inclusion_proof
+from signatures.models import PendingSignature, PendingWithdrawal, Signature
+from signatures.services.batches import after_acceptance, next_seal_within
 from signatures.services.common import (
     sha256_hex,
 )
@@ -24,43 +27,79 @@ from signatures.signals import receipt_exports_requested
 # --- receipts ----------------------------------------------------------------------
 
 
-def _receipt_signature(receipt) -> Signature:
+def _receipt_hash(receipt) -> str:
     if not isinstance(receipt, str) or not 20 <= len(receipt) <= 128:
         raise BadRequest(_("“receipt” must be the receipt text you saved when signing."))
-    found = (
-        Signature.objects.select_related("letter")
-        .filter(receipt_hash=sha256_hex(receipt.strip()))
-        .first()
-    )
-    if found is None:
-        raise NotFound(_("No signature has this receipt."))
-    return found
+    return sha256_hex(receipt.strip())
+
+
+def _receipt_signature(receipt) -> Signature | PendingSignature:
+    """The sealed signature of this receipt, or the one waiting for its batch."""
+    receipt_hash = _receipt_hash(receipt)
+    for model in (Signature, PendingSignature):
+        found = model.objects.select_related("letter").filter(receipt_hash=receipt_hash).first()
+        if found is not None:
+            return found
+    raise NotFound(_("No signature has this receipt."))
 
 
 def receipt_status(*, receipt) -> dict:
     signature = _receipt_signature(receipt)
+    letter = signature.letter
+    withdrawing = PendingWithdrawal.objects.filter(
+        letter_id=letter.pk, token_hash=signature.token_hash
+    ).exists()
+    if isinstance(signature, PendingSignature):
+        wait = next_seal_within(letter)
+        return {
+            "status": "pending",
+            "letter": {"slug": letter.slug, "title": letter.title, "state": letter.state},
+            "pseudonym": signature.pseudonym,
+            "can_withdraw": not withdrawing,
+            "withdrawal_pending": withdrawing,
+            "next_batch_within_minutes": None if wait is None else ceil(wait.seconds / 60),
+            "exports": [],
+        }
     exports = []
     # petitions answers, without this module importing it (signatures.signals).
     for _receiver, found in receipt_exports_requested.send(sender=Signature, signature=signature):
         exports.extend(found)
-    letter = signature.letter
-    return {
+    status = {
         "status": "withdrawn" if signature.withdrawn else "counted",
         "letter": {"slug": letter.slug, "title": letter.title, "state": letter.state},
         "pseudonym": signature.pseudonym,
-        "can_withdraw": not signature.withdrawn and letter.state != LetterState.DELIVERED,
+        "can_withdraw": not signature.withdrawn
+        and not withdrawing
+        and letter.state != LetterState.DELIVERED,
+        "withdrawal_pending": withdrawing,
         "exports": exports,
     }
+    if signature.log_index is not None:
+        checkpoint = latest_checkpoint(letter)
+        status["log"] = {
+            "index": signature.log_index,
+            "tree_size": checkpoint.tree_size,
+            "proof": [
+                base64.b64encode(h).decode("ascii")
+                for h in log_inclusion_proof(
+                    letter=letter, index=signature.log_index, tree_size=checkpoint.tree_size
+                )
+            ],
+        }
+    return status
 
 
-def receipt_withdraw(*, receipt) -> Signature:
-    """Withdraw a signature before its letter is delivered. Idempotent."""
+def receipt_withdraw(*, receipt) -> None:
+    """Withdraw a signature before its letter is delivered. Idempotent. The
+    withdrawal waits for the letter's next batch, as signatures do."""
     signature = _receipt_signature(receipt)
     with transaction.atomic():
         letter = Letter.objects.select_for_update().get(pk=signature.letter_id)
         if letter.state == LetterState.DELIVERED:
             raise Conflict(_("This letter has already been delivered; it can no longer change."))
-        Signature.objects.filter(pk=signature.pk).update(withdrawn=True)
-    signature.withdrawn = True
-    letter_figures_forget(letter)
-    return signature
+        if isinstance(signature, Signature) and signature.withdrawn:
+            return
+        insert_unless_conflicting(
+            PendingWithdrawal(letter_id=letter.pk, token_hash=signature.token_hash)
+        )
+    after_acceptance(letter=letter)

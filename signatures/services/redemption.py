@@ -22,6 +22,7 @@ from signatures.guarded_insert import (
     insert_row,
     open_letter_condition,
     statements_condition,
+    token_unsealed_condition,
 )
 from signatures.models import (
     COMMENT_MAX,
@@ -29,8 +30,10 @@ from signatures.models import (
     NAME_MAX,
     PSEUDONYM_MAX,
     Attestation,
+    PendingSignature,
     Signature,
 )
+from signatures.services import batches
 from signatures.services.common import (
     ATTESTATION_MAX,
     PREPARED_TOKEN_LEN,
@@ -50,8 +53,9 @@ from signatures.services.common import (
 
 @dataclass(frozen=True)
 class NewSignature:
-    id: uuid.UUID  # the Signature's
+    id: uuid.UUID  # the Signature's, once its batch is sealed
     receipt: str  # shown once, stored only as a hash
+    counted: bool  # sealed already (a batch of one), or waiting for its batch
 
 
 def parse_token(token: bytes) -> tuple[bytes, bytes]:
@@ -102,12 +106,16 @@ def signature_create(
     required_attestations: set[int] | None = None,
     visibility_key: str | None = None,
 ) -> NewSignature:
-    """Redeem a finalized token: verify it and record the signature.
+    """Redeem a finalized token: verify it and accept the signature into the
+    letter's next batch (services.batches), which writes it as a Signature.
 
-    One INSERT, which itself checks that the letter is still open (and, with
-    `visibility_key`, visible at this address) and that every active
-    statement of the campaign was affirmed; the (letter, token_hash)
-    constraint makes a double spend a 409 even under concurrency. Raises
+    One INSERT of a PendingSignature, which itself checks that the letter is
+    still open (and, with `visibility_key`, visible at this address), that
+    every active statement of the campaign was affirmed and that no sealed
+    signature spent the token; the (letter, token_hash) constraint of waiting
+    signatures makes a double spend a 409 even under concurrency. (A second
+    spend racing the seal that moves the first out of the waiting table can
+    slip in; the next seal finds the token sealed and drops it.) Raises
     BadRequest, ProofRejected, NotFound, AlreadySpent, LetterNotOpen.
     `required_attestations` (ids of the campaign's active statements, as the
     caller read them with the letter) saves a query when the caller has them.
@@ -155,6 +163,8 @@ def signature_create(
         "id": uuid.uuid4(),
         "letter_id": letter.pk,
         "token_hash": sha256_hex(token),
+        "token": token,
+        "signature": signature,
         "receipt_hash": sha256_hex(receipt),
         "pseudonym": pseudonym,
         "public_name": public_name,
@@ -164,12 +174,15 @@ def signature_create(
         "comment": comment,
         "attestations": affirmed,
     }
+    # Accepted, not yet written as a Signature: it waits for its batch
+    # (services.batches), its token spent from now on.
     inserted = insert_row(
-        Signature,
+        PendingSignature,
         created,
         only_if=[
             open_letter_condition(letter, visibility_key=visibility_key),
             statements_condition(letter, affirmed),
+            token_unsealed_condition(letter, created["token_hash"]),
         ],
         unless_exists=SPENT_TOKEN_KEY,
     )
@@ -180,14 +193,16 @@ def signature_create(
             affirmed=affirmed,
             taken=_spent(letter, created["token_hash"]),
         )
-    # The public figures are not refreshed here: they are cached for
-    # selectors.FIGURES_CACHE_SECONDS, so a burst of signatures costs one
-    # count, not one cache write each.
-    return NewSignature(id=created["id"], receipt=receipt)
+    counted = batches.after_acceptance(letter=letter)
+    return NewSignature(id=created["id"], receipt=receipt, counted=counted)
 
 
 def _spent(letter: Letter, token_hash: str) -> AlreadySpent | None:
-    """AlreadySpent if this token signed the letter."""
-    if not Signature.objects.filter(letter_id=letter.pk, token_hash=token_hash).exists():
+    """AlreadySpent if this token signed the letter (sealed or waiting)."""
+    spent = (
+        Signature.objects.filter(letter_id=letter.pk, token_hash=token_hash).exists()
+        or PendingSignature.objects.filter(letter_id=letter.pk, token_hash=token_hash).exists()
+    )
+    if not spent:
         return None
     return AlreadySpent(_("This token has already been used to sign."))

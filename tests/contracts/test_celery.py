@@ -20,6 +20,7 @@ TASKS = {
     "organizing.ping": ["nonce"],
     "signatures.export.render": ["export_id"],
     "signatures.purge_expired_email_codes": [],
+    "signatures.seal_batches": [],  # added with batches (issue 15)
 }
 BEAT_SCHEDULE = {
     "letters-close-expired": {"task": "letters.tasks.close_expired_letters", "schedule": 60.0},
@@ -28,6 +29,8 @@ BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "channels-delete-expired": {"task": "organizing.delete_expired_messages", "schedule": 600.0},
+    # Added with batches (issue 15).
+    "signatures-seal-batches": {"task": "signatures.seal_batches", "schedule": 60.0},
 }
 
 

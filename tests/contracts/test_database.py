@@ -108,6 +108,8 @@ TABLES = {
         "columns": [
             "allowed_domains",
             "approval_quorum",
+            "batch_interval",  # added with batches (issue 15)
+            "batch_min",  # added with batches (issue 15)
             "created_at",
             "description",
             "employer_name",
@@ -360,7 +362,8 @@ TABLES = {
         "indexes": [],
         "constraints": ["log_tile_once"],
     },
-    "signatures_signature": {
+    # Added with batches (issue 15).
+    "signatures_pendingsignature": {
         "columns": [
             "attestations",
             "comment",
@@ -372,6 +375,37 @@ TABLES = {
             "public_name",
             "receipt_hash",
             "reveal_at",
+            "signature",
+            "token",
+            "token_hash",
+        ],
+        "indexes": [],
+        "constraints": ["pending_receipt_unique", "pending_token_once"],
+    },
+    "signatures_pendingwithdrawal": {
+        "columns": ["id", "letter_id", "token_hash"],
+        "indexes": [],
+        "constraints": ["withdrawal_once"],
+    },
+    "signatures_signaturebatch": {
+        "columns": ["id", "letter_id", "sealed_at", "signatures", "tree_size", "withdrawals"],
+        "indexes": ["batch_letter_sealed"],
+        "constraints": [],
+    },
+    "signatures_signature": {
+        "columns": [
+            "attestations",
+            "comment",
+            "department",
+            "id",
+            "letter_id",
+            "location",
+            "log_index",  # added with the log (issue 15)
+            "pseudonym",
+            "public_name",
+            "receipt_hash",
+            "reveal_at",
+            "salt",  # added with the log (issue 15)
             "signed_hour",
             "token_hash",
             "withdrawn",
@@ -413,6 +447,9 @@ MODEL_OF_TABLE = {
     "signatures_logcheckpoint": "signatures.LogCheckpoint",
     "signatures_logentry": "signatures.LogEntry",
     "signatures_logtile": "signatures.LogTile",
+    "signatures_pendingsignature": "signatures.PendingSignature",
+    "signatures_pendingwithdrawal": "signatures.PendingWithdrawal",
+    "signatures_signaturebatch": "signatures.SignatureBatch",
     "signatures_signature": "signatures.Signature",
 }
 

@@ -53,7 +53,16 @@ TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]
 SIGNATURE_LIST = ["count", "next", "page", "pages", "results", "tokens_issued"]
 SIGNATURE_ROW = ["comment", "department", "location", "pseudonym", "public_name"]
-RECEIPT_STATUS = ["can_withdraw", "exports", "letter", "pseudonym", "status"]
+# log, withdrawal_pending: added with batches and the log (issue 15).
+RECEIPT_STATUS = [
+    "can_withdraw",
+    "exports",
+    "letter",
+    "log",
+    "pseudonym",
+    "status",
+    "withdrawal_pending",
+]
 RECEIPT_LETTER = ["slug", "state", "title"]
 RECEIPT_EXPORT = ["created", "id", "url"]
 # stall_notice: added with the export heartbeat (issue 13).

@@ -27,8 +27,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as websocket_connect
 
 from discussions.consumers import CLOSE_UNAVAILABLE
-from tests.organizing.test_production_run import BASE_DIR, Stack, admin_connection, http_get
 from tests.signatures.helpers import SigningClient
+from tests.support.production import BASE_DIR, Stack, admin_connection, http_get
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.postgres

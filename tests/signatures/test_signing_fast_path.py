@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from letters.models import Letter, LetterState, Visibility
 from signatures import api as signing_api
-from signatures.models import Attestation, Signature
+from signatures.models import Attestation, PendingSignature, Signature
 from signatures.services.eligibility import invite_codes_create
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
@@ -79,7 +79,11 @@ def _statements(queries) -> list[str]:
     return [w for w in words if "SAVEPOINT" not in w and w != "RELEASE"]
 
 
-def test_redemption_is_one_insert_once_the_letter_is_kept(letter, attestation_ids, no_rate_limits):
+def test_redemption_is_one_insert_once_the_letter_is_kept(
+    letter, attestation_ids, no_rate_limits, settings
+):
+    # Production: the signature waits for its batch (services.batches).
+    settings.SIGNATURE_BATCHES = "scheduled"
     (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
     api = SigningClient(Client(), letter.slug)
     # The token request loads the letter and keeps it in this process.
@@ -89,7 +93,7 @@ def test_redemption_is_one_insert_once_the_letter_is_kept(letter, attestation_id
         status, _body = api.sign(tok, attestations=attestation_ids)
     assert status == 201
     assert _statements(queries) == ["INSERT"]
-    assert Signature.objects.filter(letter=letter).count() == 1
+    assert PendingSignature.objects.filter(letter=letter).count() == 1
 
 
 def test_a_cold_process_reads_the_letter_once(letter, attestation_ids, no_rate_limits):
@@ -124,7 +128,8 @@ def test_an_email_code_request_reads_the_letter_once(letter, no_rate_limits):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
+def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits, settings):
+    settings.SIGNATURE_BATCHES = "scheduled"
     Attestation.objects.create(campaign=roles.campaign, text="I work here")
     letter = open_letter(roles.campaign)
     (code,) = invite_codes_create(actor=None, campaign=letter.campaign, count=1)
@@ -137,10 +142,11 @@ def test_redemption_in_autocommit_has_no_begin_or_commit(roles, no_rate_limits):
         # a conflict is not retried on a fresh read.
         assert api.sign(tok, attestations=ids, pseudonym="Again")[0] == 409
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    # The second INSERT skips the spent token (ON CONFLICT DO NOTHING); three
-    # reads then explain why: the token's row, the letter, its statements.
-    assert statements == ["INSERT", "INSERT", "SELECT", "SELECT", "SELECT"]
-    assert Signature.objects.filter(letter=letter).count() == 1
+    # The second INSERT skips the spent token (ON CONFLICT DO NOTHING); four
+    # reads then explain why: the token among sealed and waiting signatures,
+    # the letter, its statements.
+    assert statements == ["INSERT", "INSERT", "SELECT", "SELECT", "SELECT", "SELECT"]
+    assert PendingSignature.objects.filter(letter=letter).count() == 1
 
 
 # --- a kept letter can be stale; the guarded INSERT and the retry make up for it -------

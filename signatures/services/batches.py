@@ -1,0 +1,255 @@
+"""Batches: accepted signatures reach the database, and the letter's log,
+together, shuffled (docs/security.md, "Batches").
+
+Redemption accepts a signature at once as a PendingSignature (its token spent
+from that moment). A batch is sealed when it is due: it holds at least the
+campaign's batch_min signatures (default: its k) and batch_interval minutes
+have passed since the last seal; or at once when the letter closes, or when
+an operator forces it (`manage.py seal_batches --now`). Sealing, in one
+transaction:
+
+1. appends the batch to the letter's transparency log (services.log), its
+   entries ordered by token hash, not by arrival;
+2. writes the Signature rows in random order, all with the hour of the seal,
+   so row order, xmin, ctid and dump position say nothing finer than "this
+   batch";
+3. applies the withdrawals that waited, and deletes every row that waited.
+
+After the commit the waiting tables are rewritten (PostgreSQL's VACUUM FULL),
+so the deleted rows do not stay behind in the free space of their pages.
+
+SIGNATURE_BATCHES (config/settings.py) says who seals: Celery beat every
+minute ("scheduled", the production default) or, in the embedded default
+("at-once"), the request that accepted the signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from letters.models import Letter
+from signatures import tlog
+from signatures.models import (
+    PendingSignature,
+    PendingWithdrawal,
+    Signature,
+    SignatureBatch,
+)
+from signatures.selectors import letter_figures_forget
+from signatures.services.log import log_append
+
+logger = logging.getLogger(__name__)
+
+WAITING_TABLES = (PendingSignature._meta.db_table, PendingWithdrawal._meta.db_table)
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    letter_slug: str
+    signatures: int
+    withdrawals: int
+    tree_size: int
+    smallest: int  # the batch size the campaign asks for
+
+
+def batch_policy(letter: Letter) -> tuple[int, timedelta]:
+    """(smallest batch, least time between two) for the letter's campaign."""
+    campaign = letter.campaign
+    if campaign.batch_min is None and settings.SIGNATURE_BATCHES == "at-once":
+        return 1, timedelta(0)
+    smallest = campaign.batch_min or campaign.k_threshold
+    return smallest, timedelta(minutes=campaign.batch_interval)
+
+
+def last_sealed_at(letter: Letter):
+    batch = SignatureBatch.objects.filter(letter=letter).order_by("-sealed_at").first()
+    return batch.sealed_at if batch is not None else None
+
+
+def next_seal_within(letter: Letter, *, now=None) -> timedelta | None:
+    """How long until the next batch can be sealed, if it is full by then;
+    None when the letter seals each signature at once."""
+    smallest, interval = batch_policy(letter)
+    if smallest == 1 and not interval:
+        return None
+    last = last_sealed_at(letter)
+    if last is None:
+        return timedelta(0)
+    return max(timedelta(0), last + interval - (now or timezone.now()))
+
+
+def batch_is_due(letter: Letter, *, waiting: int, now=None) -> bool:
+    """`waiting`: signatures and withdrawals; both fill a batch."""
+    if not waiting:
+        return False
+    if not letter.is_open:
+        return True  # closed or past its deadline: nothing more will join
+    smallest, interval = batch_policy(letter)
+    if waiting < smallest:
+        return False
+    last = last_sealed_at(letter)
+    return last is None or last + interval <= (now or timezone.now())
+
+
+def after_acceptance(*, letter: Letter) -> bool:
+    """Called by redemption after a signature was accepted: in the "at-once"
+    configuration, seal the letter's batch now if it is due. Returns whether
+    the new signature is counted already."""
+    if settings.SIGNATURE_BATCHES != "at-once":
+        return False
+    sealed = batch_seal(letter=letter)
+    return sealed is not None
+
+
+def batch_seal(*, letter: Letter, force: bool = False, now=None) -> SealedBatch | None:
+    """Seal what waits for the letter if it is due (or whatever its size with
+    `force`). Returns the batch, or None when nothing was sealed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # One seal at a time per letter; acceptance does not read this lock.
+        locked = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
+        pending = list(PendingSignature.objects.filter(letter_id=locked.pk))
+        withdrawals = list(PendingWithdrawal.objects.filter(letter_id=locked.pk))
+        if not pending and not withdrawals:
+            return None
+        if not force and not batch_is_due(locked, waiting=len(pending) + len(withdrawals), now=now):
+            return None
+        sealed = _seal(locked, pending, withdrawals, now=now)
+        transaction.on_commit(_vacuum_waiting_tables)
+    letter_figures_forget(locked)
+    logger.info(
+        "Sealed a batch: %d signatures, %d withdrawals, log size %d",
+        sealed.signatures,
+        sealed.withdrawals,
+        sealed.tree_size,
+    )
+    return sealed
+
+
+def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
+    sealed_tokens = set(
+        Signature.objects.filter(
+            letter_id=letter.pk, token_hash__in=[p.token_hash for p in pending]
+        ).values_list("token_hash", flat=True)
+    )
+    # A second spend that raced the previous seal (redemption's docstring).
+    fresh = [p for p in pending if p.token_hash not in sealed_tokens]
+    signed = {p.token_hash for p in fresh}
+    withdrawable = set(
+        Signature.objects.filter(
+            letter_id=letter.pk,
+            withdrawn=False,
+            token_hash__in=[w.token_hash for w in withdrawals],
+        ).values_list("token_hash", flat=True)
+    ) | (signed & {w.token_hash for w in withdrawals})
+
+    salts = {p.token_hash: tlog.new_salt() for p in fresh}
+    # Entries in the order of their token hash; a signature before its own
+    # withdrawal when both are in this batch.
+    entries = sorted(
+        [(p.token_hash, 0, _signature_entry(p, salts[p.token_hash])) for p in fresh]
+        + [(h, 1, tlog.withdrawal_entry(token_sha256=h)) for h in withdrawable]
+    )
+    checkpoint = log_append(letter=letter, entries=[entry for _h, _k, entry in entries])
+    first_index = checkpoint.tree_size - len(entries)
+    log_index = {h: first_index + i for i, (h, kind, _e) in enumerate(entries) if kind == 0}
+
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    rows = [
+        Signature(
+            id=p.id,
+            letter_id=letter.pk,
+            token_hash=p.token_hash,
+            receipt_hash=p.receipt_hash,
+            pseudonym=p.pseudonym,
+            public_name=p.public_name,
+            reveal_at=p.reveal_at,
+            department=p.department,
+            location=p.location,
+            comment=p.comment,
+            attestations=p.attestations,
+            signed_hour=hour,
+            withdrawn=p.token_hash in withdrawable,
+            salt=salts[p.token_hash],
+            log_index=log_index[p.token_hash],
+        )
+        for p in fresh
+    ]
+    # Random order: what PostgreSQL's row order and pg_dump would otherwise
+    # keep of the order of arrival.
+    secrets.SystemRandom().shuffle(rows)
+    Signature.objects.bulk_create(rows, batch_size=1000)
+    earlier = withdrawable - signed
+    if earlier:
+        Signature.objects.filter(letter_id=letter.pk, token_hash__in=earlier).update(withdrawn=True)
+    PendingSignature.objects.filter(pk__in=[p.pk for p in pending]).delete()
+    PendingWithdrawal.objects.filter(pk__in=[w.pk for w in withdrawals]).delete()
+    SignatureBatch.objects.create(
+        letter=letter,
+        sealed_at=now,
+        signatures=len(fresh),
+        withdrawals=len(withdrawable),
+        tree_size=checkpoint.tree_size,
+    )
+    return SealedBatch(
+        letter.slug, len(fresh), len(withdrawable), checkpoint.tree_size, batch_policy(letter)[0]
+    )
+
+
+def _signature_entry(pending: PendingSignature, salt: str) -> bytes:
+    return tlog.signature_entry(
+        token=bytes(pending.token),
+        signature=bytes(pending.signature),
+        fields_sha256=tlog.fields_sha256(
+            salt=salt,
+            pseudonym=pending.pseudonym,
+            public_name=pending.public_name,
+            reveal_at=pending.reveal_at,
+            department=pending.department,
+            location=pending.location,
+            comment=pending.comment,
+            attestations=pending.attestations,
+        ),
+    )
+
+
+def _vacuum_waiting_tables() -> None:
+    """Rewrite the waiting tables once their rows are deleted: a plain VACUUM
+    only marks the space free, and the deleted rows' bytes stay readable in
+    the pages until overwritten. VACUUM FULL writes new files (the tables are
+    small: what waits for one batch) and cannot run inside a transaction, so
+    this runs after the commit."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for table in WAITING_TABLES:
+            cursor.execute(f"VACUUM FULL {connection.ops.quote_name(table)}")
+
+
+def batches_seal_due(*, slug: str | None = None, force: bool = False, now=None) -> list:
+    """Seal every letter's due batch (the beat task and `manage.py
+    seal_batches`); with `force`, whatever waits, whatever its size."""
+    waiting = set(PendingSignature.objects.values_list("letter_id", flat=True).distinct())
+    waiting |= set(PendingWithdrawal.objects.values_list("letter_id", flat=True).distinct())
+    letters = Letter.objects.filter(pk__in=waiting).select_related("campaign")
+    if slug is not None:
+        letters = letters.filter(slug=slug)
+    sealed = []
+    for letter in letters:
+        batch = batch_seal(letter=letter, force=force, now=now)
+        if batch is not None:
+            sealed.append(batch)
+    return sealed
+
+
+def on_letter_closed(sender, *, letter, **kwargs) -> None:
+    """letters.signals.letter_closed receiver: everything that waits is
+    sealed in the closing transaction, whatever its size."""
+    batch_seal(letter=letter, force=True)

@@ -1,0 +1,330 @@
+"""Batches: a signature is accepted at once, written (and counted, and logged)
+when its batch is sealed (signatures/services/batches.py).
+
+Receipts' inclusion proofs are checked here with an RFC 9162 verifier written
+in this file, not the project's own tlog module.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from letters.models import LetterState
+from letters.services import letter_close
+from signatures.models import PendingSignature, PendingWithdrawal, Signature, SignatureBatch
+from signatures.selectors import letter_figures
+from signatures.services.batches import batches_seal_due
+from signatures.services.eligibility import invite_codes_create
+from tests.signatures.helpers import SigningClient, post_json
+
+pytestmark = pytest.mark.django_db
+
+
+# --- an independent RFC 6962 / RFC 9162 verifier ----------------------------------
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes]) -> bytes:
+    """RFC 9162, 2.1.3.2."""
+    assert index < size
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        assert sn != 0, "proof too long"
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    assert sn == 0, "proof too short"
+    return r
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def expected_entry(token, signature: Signature) -> bytes:
+    """The log entry of `signature`, rebuilt from what the signer sent and
+    the salt the public list shows (docs/signing-protocol.md, "Entries")."""
+    fields = canonical(
+        {
+            "attestations": sorted(signature.attestations),
+            "comment": signature.comment,
+            "department": signature.department,
+            "location": signature.location,
+            "pseudonym": signature.pseudonym,
+            "public_name": signature.public_name,
+            "reveal_at": signature.reveal_at,
+            "salt": signature.salt,
+        }
+    )
+    return canonical(
+        {
+            "kind": "signature",
+            "token": b64url(token.prepared),
+            "signature": b64url(token.signature),
+            "fields_sha256": hashlib.sha256(fields).hexdigest(),
+        }
+    )
+
+
+def checkpoint_root(client, slug: str) -> tuple[int, bytes]:
+    response = client.get(f"/log/{slug}/checkpoint")
+    assert response.status_code == 200
+    _origin, size, root = response.content.decode().split("\n")[:3]
+    return int(size), base64.b64decode(root)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scheduled(settings, letter):
+    """The production configuration: batches of 3, at least 15 minutes apart."""
+    settings.SIGNATURE_BATCHES = "scheduled"
+    letter.campaign.batch_min = 3
+    letter.campaign.batch_interval = 15
+    letter.campaign.save()
+    return letter
+
+
+def sign_with_invites(letter, attestation_ids, n, **fields):
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=n)
+    signed = []
+    for i, code in enumerate(codes):
+        api = SigningClient(Client(), letter.slug)
+        token = api.token({"type": "invite_code", "code": code})
+        status, body = api.sign(
+            token, pseudonym=f"Signer {i}", attestations=attestation_ids, **fields
+        )
+        assert status == 201, body
+        signed.append((token, body))
+    return signed
+
+
+def receipt_status(receipt: str) -> dict:
+    status, body = post_json(Client(), "/api/v1/receipts/status", {"receipt": receipt})
+    assert status == 200, body
+    return body
+
+
+# --- the embedded default: a batch of one -----------------------------------------------
+
+
+def test_at_once_each_signature_is_counted_and_logged_as_it_arrives(letter, attestation_ids):
+    ((token, body),) = sign_with_invites(letter, attestation_ids, 1, department="Legal")
+    assert body["status"] == "counted"
+    assert not PendingSignature.objects.exists()
+    signature = Signature.objects.get(letter=letter)
+    assert signature.log_index == 1  # entry 0 is the letter
+    status = receipt_status(body["receipt"])
+    assert status["status"] == "counted"
+    size, root = checkpoint_root(Client(), letter.slug)
+    assert status["log"]["tree_size"] == size == 2
+    proof = [base64.b64decode(h) for h in status["log"]["proof"]]
+    leaf = leaf_hash(expected_entry(token, signature))
+    assert root_from_inclusion(signature.log_index, size, leaf, proof) == root
+
+
+# --- scheduled batches -------------------------------------------------------------------
+
+
+def test_a_signature_waits_for_its_batch_and_is_not_counted_before(scheduled, attestation_ids):
+    letter = scheduled
+    signed = sign_with_invites(letter, attestation_ids, 2)
+    assert [body["status"] for _t, body in signed] == ["pending", "pending"]
+    assert not Signature.objects.exists()
+    assert PendingSignature.objects.count() == 2
+    assert letter_figures(letter, use_cache=False).count == 0
+    status = receipt_status(signed[0][1]["receipt"])
+    assert status["status"] == "pending" and "log" not in status
+    assert status["next_batch_within_minutes"] == 0  # no batch yet: as soon as it is full
+
+    # Two of three: not due.
+    assert batches_seal_due() == []
+    signed += sign_with_invites(letter, attestation_ids, 1)
+    (batch,) = batches_seal_due()
+    assert (batch.signatures, batch.withdrawals, batch.tree_size) == (3, 0, 4)
+    assert not PendingSignature.objects.exists()
+    rows = list(Signature.objects.filter(letter=letter))
+    assert len(rows) == 3
+    # One hour for the whole batch, whatever the arrival times.
+    assert len({row.signed_hour for row in rows}) == 1
+    assert sorted(row.log_index for row in rows) == [1, 2, 3]
+    # Within the batch, entries follow the token hash, not the arrival.
+    by_index = sorted(rows, key=lambda row: row.log_index)
+    assert [row.token_hash for row in by_index] == sorted(row.token_hash for row in rows)
+    assert letter_figures(letter, use_cache=False).count == 3
+
+    size, root = checkpoint_root(Client(), letter.slug)
+    for token, body in signed:
+        status = receipt_status(body["receipt"])
+        signature = Signature.objects.get(
+            receipt_hash=hashlib.sha256(body["receipt"].encode()).hexdigest()
+        )
+        proof = [base64.b64decode(h) for h in status["log"]["proof"]]
+        leaf = leaf_hash(expected_entry(token, signature))
+        assert root_from_inclusion(status["log"]["index"], size, leaf, proof) == root
+
+
+def test_a_token_waiting_for_its_batch_is_already_spent(scheduled, attestation_ids):
+    letter = scheduled
+    ((token, _body),) = sign_with_invites(letter, attestation_ids, 1)
+    api = SigningClient(Client(), letter.slug)
+    status, body = api.sign(token, pseudonym="Again", attestations=attestation_ids)
+    assert (status, body["error"]) == (409, "already_spent")
+    batches_seal_due(force=True)
+    status, body = api.sign(token, pseudonym="Again", attestations=attestation_ids)
+    assert (status, body["error"]) == (409, "already_spent")
+    assert Signature.objects.count() == 1
+
+
+def test_batches_keep_their_interval(scheduled, attestation_ids):
+    letter = scheduled
+    sign_with_invites(letter, attestation_ids, 3)
+    now = timezone.now()
+    assert len(batches_seal_due(now=now)) == 1
+    sign_with_invites(letter, attestation_ids, 3)
+    assert batches_seal_due(now=now + timedelta(minutes=14)) == []
+    (batch,) = batches_seal_due(now=now + timedelta(minutes=15))
+    assert batch.signatures == 3
+    assert SignatureBatch.objects.filter(letter=letter).count() == 2
+
+
+def test_a_race_that_spent_a_token_twice_is_dropped_at_the_seal(scheduled, attestation_ids):
+    """A second spend can slip in while a seal moves the first one out of the
+    waiting table (redemption's docstring); the next seal drops it."""
+    letter = scheduled
+    sign_with_invites(letter, attestation_ids, 3)
+    first = PendingSignature.objects.first()
+    batches_seal_due()
+    twin = PendingSignature(
+        letter_id=letter.pk,
+        token_hash=first.token_hash,
+        token=first.token,
+        signature=first.signature,
+        receipt_hash="0" * 64,
+        pseudonym="Twin",
+    )
+    twin.save()
+    (batch,) = batches_seal_due(force=True)
+    assert batch.signatures == 0
+    assert Signature.objects.filter(token_hash=first.token_hash).count() == 1
+    assert not PendingSignature.objects.exists()
+
+
+def test_closing_the_letter_seals_whatever_waits(scheduled, attestation_ids, roles):
+    letter = scheduled
+    sign_with_invites(letter, attestation_ids, 1)
+    letter_close(actor=roles.organizer, letter=letter)
+    assert letter.state == LetterState.CLOSED
+    assert not PendingSignature.objects.exists()
+    assert Signature.objects.filter(letter=letter).count() == 1
+
+
+def test_a_letter_past_its_deadline_is_sealed_by_the_next_run(scheduled, attestation_ids):
+    letter = scheduled
+    sign_with_invites(letter, attestation_ids, 1)
+    letter.deadline = timezone.now() - timedelta(minutes=1)
+    letter.save()
+    (batch,) = batches_seal_due()
+    assert batch.signatures == 1
+
+
+# --- withdrawals wait too -----------------------------------------------------------------
+
+
+def test_a_withdrawal_waits_for_the_next_batch(scheduled, attestation_ids):
+    letter = scheduled
+    signed = sign_with_invites(letter, attestation_ids, 3)
+    batches_seal_due()
+    receipt = signed[0][1]["receipt"]
+    status, body = post_json(Client(), "/api/v1/receipts/withdraw", {"receipt": receipt})
+    assert status == 200 and body["status"] == "counted" and body["withdrawal_pending"]
+    assert body["can_withdraw"] is False
+    assert letter_figures(letter, use_cache=False).count == 3
+    (batch,) = batches_seal_due(force=True)
+    assert (batch.signatures, batch.withdrawals) == (0, 1)
+    assert receipt_status(receipt)["status"] == "withdrawn"
+    assert letter_figures(letter, use_cache=False).count == 2
+    assert not PendingWithdrawal.objects.exists()
+
+
+def test_a_signature_withdrawn_before_its_batch_is_logged_then_withdrawn(
+    scheduled, attestation_ids
+):
+    letter = scheduled
+    ((token, body),) = sign_with_invites(letter, attestation_ids, 1)
+    status, answer = post_json(Client(), "/api/v1/receipts/withdraw", {"receipt": body["receipt"]})
+    assert status == 200 and answer["status"] == "pending" and answer["withdrawal_pending"]
+    (batch,) = batches_seal_due(force=True)
+    assert (batch.signatures, batch.withdrawals, batch.tree_size) == (1, 1, 3)
+    assert receipt_status(body["receipt"])["status"] == "withdrawn"
+    assert letter_figures(letter, use_cache=False).count == 0
+    # The token stays spent.
+    status, again = SigningClient(Client(), letter.slug).sign(
+        token, pseudonym="Again", attestations=attestation_ids
+    )
+    assert (status, again["error"]) == (409, "already_spent")
+
+
+# --- the command and the beat task ---------------------------------------------------------
+
+
+def test_seal_batches_command_says_what_it_exposes(scheduled, attestation_ids, capsys):
+    letter = scheduled
+    sign_with_invites(letter, attestation_ids, 1)
+    call_command("seal_batches")
+    assert "Nothing was due (1 signature(s) waiting" in capsys.readouterr().out
+    call_command("seal_batches", letter.slug, "--now")
+    out = capsys.readouterr().out
+    assert f"{letter.slug}: sealed 1 signature(s)" in out
+    assert "exposed a batch of 1 where the campaign asks for at least 3" in out
+
+
+def test_seal_batches_command_refuses_an_unknown_letter():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No letter"):
+        call_command("seal_batches", "no-such-letter")
+
+
+def test_beat_seals_every_minute(scheduled, attestation_ids, settings):
+    from signatures.tasks import seal_batches
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["signatures-seal-batches"]
+    assert schedule == {"task": "signatures.seal_batches", "schedule": 60.0}
+    sign_with_invites(scheduled, attestation_ids, 3)
+    assert seal_batches.delay().get() == 1
+    assert Signature.objects.count() == 3
+
+
+def test_the_close_button_says_that_closing_seals_what_waits(scheduled, client_for, roles):
+    from django.urls import reverse
+
+    page = client_for(roles.organizer).get(
+        reverse("letters:manage_detail", args=[scheduled.campaign.slug, scheduled.pk])
+    )
+    assert page.status_code == 200
+    assert "Closing counts every signature that still waits for its batch" in page.content.decode()
