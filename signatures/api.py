@@ -337,6 +337,8 @@ def _signature_list(request, letter: Letter) -> JsonResponse:
                     "department": row.department or None,
                     "location": row.location or None,
                     "comment": row.comment or None,
+                    "log_index": row.log_index,
+                    "commitment": row.commitment,
                 }
                 for row in rows
             ],
@@ -348,7 +350,9 @@ def _signature_list(request, letter: Letter) -> JsonResponse:
 def receipt_status(request):
     data = json_body(request)
     _rate_limit(request, "receipt")
-    return JsonResponse(receipts.receipt_status(receipt=data.get("receipt")))
+    return JsonResponse(
+        receipts.receipt_status(receipt=data.get("receipt"), since=data.get("since"))
+    )
 
 
 @api_view("POST")

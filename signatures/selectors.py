@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
+from signatures import tlog
 from signatures.models import Issuance, Signature
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,31 @@ class PublicSignature:
     department: str  # empty unless its group holds at least k signatures
     location: str
     comment: str
+    # The signature's entry in the letter's log, and what lets anyone check
+    # the shown fields against it (signatures.tlog.fields_disclosure); None
+    # for signatures sealed before the log existed.
+    log_index: int | None = None
+    commitment: dict | None = None
+
+
+SHOWN_FIELDS = ("pseudonym", "public_name", "department", "location", "comment")
+
+
+def _commitment(sig, shown_values: dict) -> dict | None:
+    if not sig.salt:
+        return None
+    shown = {name for name, value in shown_values.items() if value == getattr(sig, name)}
+    return tlog.fields_disclosure(
+        salt=sig.salt,
+        shown=shown,
+        pseudonym=sig.pseudonym,
+        public_name=sig.public_name,
+        reveal_at=sig.reveal_at,
+        department=sig.department,
+        location=sig.location,
+        comment=sig.comment,
+        attestations=sig.attestations,
+    )
 
 
 def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[PublicSignature]:
@@ -138,13 +164,16 @@ def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[Pu
         revealed = bool(sig.public_name) and (
             sig.reveal_at is None or figures.count >= sig.reveal_at
         )
+        shown = {
+            "pseudonym": sig.pseudonym,
+            "public_name": sig.public_name if revealed else "",
+            "department": department,
+            "location": location,
+            "comment": sig.comment,
+        }
         result.append(
             PublicSignature(
-                pseudonym=sig.pseudonym,
-                public_name=sig.public_name if revealed else "",
-                department=department,
-                location=location,
-                comment=sig.comment,
+                **shown, log_index=sig.log_index, commitment=_commitment(sig, shown)
             )
         )
     return result
@@ -161,7 +190,17 @@ def public_signatures_page(letter, page_number: int):
     queryset = (
         Signature.objects.counted()
         .filter(letter=letter)
-        .only("pseudonym", "public_name", "reveal_at", "department", "location", "comment")
+        .only(
+            "pseudonym",
+            "public_name",
+            "reveal_at",
+            "department",
+            "location",
+            "comment",
+            "attestations",
+            "salt",
+            "log_index",
+        )
         .order_by("id")
     )
     paginator = Paginator(queryset, PUBLIC_PAGE_SIZE, allow_empty_first_page=True)

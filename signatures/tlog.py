@@ -103,37 +103,80 @@ def new_salt() -> str:
     return b64url(secrets.token_bytes(16))
 
 
-def fields_sha256(
-    *,
-    salt: str,
-    pseudonym: str,
-    public_name: str,
-    reveal_at: int | None,
-    department: str,
-    location: str,
-    comment: str,
-    attestations,
-) -> str:
-    """The hex SHA-256 that commits a signature entry to its public fields.
+# The public fields a signature entry commits to, each on its own: a field
+# shown on the public list can be checked against the log, a hidden one (a
+# name not yet revealed, a group under k, text hidden by moderators) stays a
+# salted hash that cannot be guessed from a list of likely values.
+COMMITTED_FIELDS = (
+    "attestations",
+    "comment",
+    "department",
+    "location",
+    "pseudonym",
+    "public_name",
+    "reveal_at",
+)
 
-    The salt keeps a field that moderators hide later from being guessed
-    from the hash; the public list shows the salt beside the shown fields so
-    that anyone can recompute it.
-    """
-    return hashlib.sha256(
-        canonical_json(
-            {
-                "attestations": sorted(int(a) for a in attestations),
-                "comment": comment,
-                "department": department,
-                "location": location,
-                "pseudonym": pseudonym,
-                "public_name": public_name,
-                "reveal_at": reveal_at,
-                "salt": salt,
-            }
-        )
-    ).hexdigest()
+
+def field_salt(salt: str, name: str) -> str:
+    """The salt of one field, derived from the signature's secret salt (which
+    is never published): publishing it opens that field and no other."""
+    return hashlib.sha256(f"{salt}\n{name}".encode()).hexdigest()[:32]
+
+
+def field_sha256(*, field_salt: str, name: str, value) -> str:
+    """hex SHA-256 of canonical_json([field salt, name, value])."""
+    return hashlib.sha256(canonical_json([field_salt, name, value])).hexdigest()
+
+
+def committed_values(
+    *, pseudonym, public_name, reveal_at, department, location, comment, attestations
+) -> dict:
+    """The committed fields in their canonical form (statement ids sorted)."""
+    return {
+        "attestations": sorted(int(a) for a in attestations),
+        "comment": comment,
+        "department": department,
+        "location": location,
+        "pseudonym": pseudonym,
+        "public_name": public_name,
+        "reveal_at": reveal_at,
+    }
+
+
+def fields_sha256_of(field_hashes: dict[str, str]) -> str:
+    """The entry's commitment: hex SHA-256 of canonical_json({name: field hash})."""
+    if set(field_hashes) != set(COMMITTED_FIELDS):
+        raise ValueError("a commitment covers exactly signatures.tlog.COMMITTED_FIELDS")
+    return hashlib.sha256(canonical_json(field_hashes)).hexdigest()
+
+
+def fields_sha256(*, salt: str, **fields) -> str:
+    """The hex SHA-256 that commits a signature entry to its public fields
+    (pseudonym, public_name, reveal_at, department, location, comment,
+    attestations), each field hashed with its own salt (field_salt)."""
+    values = committed_values(**fields)
+    return fields_sha256_of(
+        {
+            name: field_sha256(field_salt=field_salt(salt, name), name=name, value=value)
+            for name, value in values.items()
+        }
+    )
+
+
+def fields_disclosure(*, salt: str, shown: set[str], **fields) -> dict:
+    """What the public list gives next to a signature so that anyone can
+    recompute its fields_sha256: the field salt of each shown field (whose
+    value the list shows) and the field hash of each hidden one."""
+    values = committed_values(**fields)
+    disclosure: dict[str, dict[str, str]] = {"salts": {}, "hashes": {}}
+    for name, value in values.items():
+        one_salt = field_salt(salt, name)
+        if name in shown:
+            disclosure["salts"][name] = one_salt
+        else:
+            disclosure["hashes"][name] = field_sha256(field_salt=one_salt, name=name, value=value)
+    return disclosure
 
 
 # --- RFC 6962 hashing ----------------------------------------------------------------

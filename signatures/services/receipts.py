@@ -16,7 +16,11 @@ from signatures.errors import (
     Conflict,
     NotFound,
 )
-from signatures.log_selectors import latest_checkpoint, log_inclusion_proof
+from signatures.log_selectors import (
+    latest_checkpoint,
+    log_consistency_proof,
+    log_inclusion_proof,
+)
 from signatures.models import PendingSignature, PendingWithdrawal, Signature
 from signatures.services.batches import after_acceptance, next_seal_within
 from signatures.services.common import (
@@ -43,7 +47,12 @@ def _receipt_signature(receipt) -> Signature | PendingSignature:
     raise NotFound(_("No signature has this receipt."))
 
 
-def receipt_status(*, receipt) -> dict:
+def receipt_status(*, receipt, since=None) -> dict:
+    """The signature's status. `since`: the tree size of a checkpoint the
+    signer saw before; a sealed signature's answer then carries the RFC 6962
+    consistency proof from that size to the current one (log.consistency)."""
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 1):
+        raise BadRequest(_("“since” must be the size of a checkpoint you saw before."))
     signature = _receipt_signature(receipt)
     letter = signature.letter
     withdrawing = PendingWithdrawal.objects.filter(
@@ -86,6 +95,17 @@ def receipt_status(*, receipt) -> dict:
                 )
             ],
         }
+        if since is not None:
+            if since > checkpoint.tree_size:
+                raise BadRequest(
+                    _("The log has never been that large; this is not its checkpoint.")
+                )
+            status["log"]["consistency"] = [
+                base64.b64encode(h).decode("ascii")
+                for h in log_consistency_proof(
+                    letter=letter, old_size=since, new_size=checkpoint.tree_size
+                )
+            ]
     return status
 
 

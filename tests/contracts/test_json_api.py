@@ -52,7 +52,16 @@ EMAIL_CODE_SENT = ["message", "status"]
 TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]
 SIGNATURE_LIST = ["count", "next", "page", "pages", "results", "tokens_issued"]
-SIGNATURE_ROW = ["comment", "department", "location", "pseudonym", "public_name"]
+# commitment, log_index: added with the log (issue 15).
+SIGNATURE_ROW = [
+    "comment",
+    "commitment",
+    "department",
+    "location",
+    "log_index",
+    "pseudonym",
+    "public_name",
+]
 # log, withdrawal_pending: added with batches and the log (issue 15).
 RECEIPT_STATUS = [
     "can_withdraw",

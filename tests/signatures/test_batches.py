@@ -56,6 +56,29 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes]) 
     return r
 
 
+def consistent(first: int, second: int, first_root: bytes, second_root: bytes, proof) -> bool:
+    """RFC 9162, 2.1.4.2."""
+    if first == second:
+        return not proof and first_root == second_root
+    if first & (first - 1) == 0:  # a power of two: the old root is a node
+        proof = [first_root, *proof]
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == first_root and sr == second_root
+
+
 def canonical(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -66,27 +89,46 @@ def b64url(data: bytes) -> str:
 
 def expected_entry(token, signature: Signature) -> bytes:
     """The log entry of `signature`, rebuilt from what the signer sent and
-    the salt the public list shows (docs/signing-protocol.md, "Entries")."""
-    fields = canonical(
-        {
-            "attestations": sorted(signature.attestations),
-            "comment": signature.comment,
-            "department": signature.department,
-            "location": signature.location,
-            "pseudonym": signature.pseudonym,
-            "public_name": signature.public_name,
-            "reveal_at": signature.reveal_at,
-            "salt": signature.salt,
-        }
-    )
+    its stored salt (docs/signing-protocol.md, "Entries"): each field hashed
+    with its own salt, then the object of those hashes."""
+    values = {
+        "attestations": sorted(signature.attestations),
+        "comment": signature.comment,
+        "department": signature.department,
+        "location": signature.location,
+        "pseudonym": signature.pseudonym,
+        "public_name": signature.public_name,
+        "reveal_at": signature.reveal_at,
+    }
+    hashes = {}
+    for name, value in values.items():
+        one_salt = hashlib.sha256(f"{signature.salt}\n{name}".encode()).hexdigest()[:32]
+        hashes[name] = hashlib.sha256(canonical([one_salt, name, value])).hexdigest()
     return canonical(
         {
             "kind": "signature",
             "token": b64url(token.prepared),
             "signature": b64url(token.signature),
-            "fields_sha256": hashlib.sha256(fields).hexdigest(),
+            "fields_sha256": hashlib.sha256(canonical(hashes)).hexdigest(),
         }
     )
+
+
+def entry_from_public_row(row: dict, token) -> bool:
+    """The log entry rebuilt from what the public list shows of a signature
+    and its commitment (and the token, which the log entry itself holds)."""
+    hashes = dict(row["commitment"]["hashes"])
+    for name, one_salt in row["commitment"]["salts"].items():
+        hashes[name] = hashlib.sha256(canonical([one_salt, name, row[name] or ""])).hexdigest()
+    entry = canonical(
+        {
+            "kind": "signature",
+            "token": b64url(token.prepared),
+            "signature": b64url(token.signature),
+            "fields_sha256": hashlib.sha256(canonical(hashes)).hexdigest(),
+        }
+    )
+    return entry
 
 
 def checkpoint_root(client, slug: str) -> tuple[int, bytes]:
@@ -328,3 +370,57 @@ def test_the_close_button_says_that_closing_seals_what_waits(scheduled, client_f
     )
     assert page.status_code == 200
     assert "Closing counts every signature that still waits for its batch" in page.content.decode()
+
+
+def test_a_receipt_proves_the_log_grew_from_a_checkpoint_seen_before(letter, attestation_ids):
+    signed = sign_with_invites(letter, attestation_ids, 3)
+    old_size, old_root = checkpoint_root(Client(), letter.slug)
+    sign_with_invites(letter, attestation_ids, 6)
+    new_size, new_root = checkpoint_root(Client(), letter.slug)
+    assert (old_size, new_size) == (4, 10)
+    receipt = signed[0][1]["receipt"]
+    status, body = post_json(
+        Client(), "/api/v1/receipts/status", {"receipt": receipt, "since": old_size}
+    )
+    assert status == 200
+    proof = [base64.b64decode(h) for h in body["log"]["consistency"]]
+    assert consistent(old_size, new_size, old_root, new_root, proof)
+    # A forged old root does not pass: the check has teeth.
+    assert not consistent(old_size, new_size, b"\x00" * 32, new_root, proof)
+    for since in (0, -1, True, "4", new_size + 1):
+        status, body = post_json(
+            Client(), "/api/v1/receipts/status", {"receipt": receipt, "since": since}
+        )
+        assert status == 400 and body["error"] == "bad_request", since
+
+
+def test_the_public_list_lets_anyone_check_the_shown_fields_against_the_log(
+    letter, attestation_ids
+):
+    """Shown fields open with their own salt; hidden ones (a name before its
+    threshold, a group under k) stay hashes that a guess cannot open."""
+    ((token, _body),) = sign_with_invites(
+        letter,
+        attestation_ids,
+        1,
+        public_name="Ann Lee",
+        reveal_at=50,
+        department="Legal",
+        comment="Enough.",
+    )
+    listed = Client().get(f"/api/v1/letters/{letter.slug}/signatures").json()
+    (row,) = listed["results"]
+    assert row["public_name"] is None and row["department"] is None  # hidden (k, reveal_at)
+    assert set(row["commitment"]["salts"]) == {"pseudonym", "comment", "location"}
+    assert {"public_name", "department"} <= set(row["commitment"]["hashes"])
+    entries = Client().get(f"/log/{letter.slug}/tile/entries/000.p/2")
+    assert entries.status_code == 200
+    bundle = entries.content
+    logged = []
+    while bundle:
+        length = int.from_bytes(bundle[:2], "big")
+        logged.append(bundle[2 : 2 + length])
+        bundle = bundle[2 + length :]
+    assert logged[row["log_index"]] == entry_from_public_row(row, token)
+    # A forged comment does not match the log.
+    assert logged[row["log_index"]] != entry_from_public_row({**row, "comment": "Forged."}, token)

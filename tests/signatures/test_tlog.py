@@ -370,7 +370,7 @@ def test_entries_are_canonical_json():
     assert tlog.canonical_json({"b": "ü", "a": [1, None]}) == '{"a":[1,null],"b":"ü"}'.encode()
 
 
-def test_fields_hash_commits_to_every_field_with_its_salt():
+def test_fields_hash_commits_to_every_field_with_its_own_salt():
     fields = {
         "salt": "c2FsdHNhbHRzYWx0c2FsdA",
         "pseudonym": "Quiet Heron",
@@ -381,14 +381,66 @@ def test_fields_hash_commits_to_every_field_with_its_salt():
         "comment": "",
         "attestations": [3, 1],
     }
+    values = {
+        "attestations": [1, 3],
+        "comment": "",
+        "department": "Legal",
+        "location": "Oslo",
+        "pseudonym": "Quiet Heron",
+        "public_name": "",
+        "reveal_at": None,
+    }
+    hashes = {}
+    for name, value in values.items():
+        one_salt = hashlib.sha256(f"c2FsdHNhbHRzYWx0c2FsdA\n{name}".encode()).hexdigest()[:32]
+        item = json.dumps([one_salt, name, value], separators=(",", ":"), ensure_ascii=False)
+        hashes[name] = hashlib.sha256(item.encode()).hexdigest()
     expected = hashlib.sha256(
-        b'{"attestations":[1,3],"comment":"","department":"Legal","location":"Oslo",'
-        b'"pseudonym":"Quiet Heron","public_name":"","reveal_at":null,'
-        b'"salt":"c2FsdHNhbHRzYWx0c2FsdA"}'
+        json.dumps(hashes, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
     assert tlog.fields_sha256(**fields) == expected
     for name, other in [("salt", "b3RoZXI"), ("department", "Sales"), ("reveal_at", 5)]:
         assert tlog.fields_sha256(**{**fields, name: other}) != expected
+
+
+def test_a_disclosure_opens_the_shown_fields_and_keeps_the_hidden_ones_closed():
+    fields = {
+        "salt": tlog.new_salt(),
+        "pseudonym": "Quiet Heron",
+        "public_name": "Ann Lee",
+        "reveal_at": 50,
+        "department": "Legal",
+        "location": "Oslo",
+        "comment": "Enough.",
+        "attestations": [1],
+    }
+    shown = {"pseudonym", "comment", "department"}
+    disclosure = tlog.fields_disclosure(shown=shown, **fields)
+    assert set(disclosure["salts"]) == shown
+    assert set(disclosure["hashes"]) == set(tlog.COMMITTED_FIELDS) - shown
+    # The public salt of a shown field opens nothing else: guessing the
+    # hidden department from a list of likely values fails.
+    rebuilt = dict(disclosure["hashes"])
+    for name in shown:
+        rebuilt[name] = tlog.field_sha256(
+            field_salt=disclosure["salts"][name], name=name, value=fields[name]
+        )
+    assert tlog.fields_sha256_of(rebuilt) == tlog.fields_sha256(**fields)
+    for guess in ("Legal", "Oslo", "Ann Lee"):
+        for one_salt in disclosure["salts"].values():
+            for name in ("location", "public_name"):
+                assert (
+                    tlog.field_sha256(field_salt=one_salt, name=name, value=guess)
+                    != disclosure["hashes"][name]
+                )
+    # A changed shown value does not match the log's commitment.
+    rebuilt["comment"] = tlog.field_sha256(
+        field_salt=disclosure["salts"]["comment"], name="comment", value="Forged."
+    )
+    assert tlog.fields_sha256_of(rebuilt) != tlog.fields_sha256(**fields)
+
+
+def test_new_salts_are_random():
     salt = tlog.new_salt()
     assert len(base64.urlsafe_b64decode(salt + "==")) == 16 and salt != tlog.new_salt()
 
