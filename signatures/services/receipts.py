@@ -26,14 +26,14 @@ from signatures.signals import receipt_exports_requested
 
 def _receipt_signature(receipt) -> Signature:
     if not isinstance(receipt, str) or not 20 <= len(receipt) <= 128:
-        raise BadRequest(_("“receipt” must be the receipt text you saved when signing."))
+        raise BadRequest(_("Paste the receipt you saved or downloaded when you signed."))
     found = (
         Signature.objects.select_related("letter")
         .filter(receipt_hash=sha256_hex(receipt.strip()))
         .first()
     )
     if found is None:
-        raise NotFound(_("No signature has this receipt."))
+        raise NotFound(_("No signature has this receipt. Check that you pasted all of it."))
     return found
 
 
@@ -59,7 +59,9 @@ def receipt_withdraw(*, receipt) -> Signature:
     with transaction.atomic():
         letter = Letter.objects.select_for_update().get(pk=signature.letter_id)
         if letter.state == LetterState.DELIVERED:
-            raise Conflict(_("This letter has already been delivered; it can no longer change."))
+            raise Conflict(
+                _("The petition has been delivered: a signature can no longer be withdrawn.")
+            )
         Signature.objects.filter(pk=signature.pk).update(withdrawn=True)
     signature.withdrawn = True
     letter_figures_forget(letter)
