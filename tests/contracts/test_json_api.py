@@ -53,7 +53,9 @@ SIGNATURE_LIST = ["count", "next", "page", "pages", "results", "tokens_issued"]
 SIGNATURE_ROW = ["comment", "department", "location", "pseudonym", "public_name"]
 RECEIPT_STATUS = ["can_withdraw", "exports", "letter", "pseudonym", "status"]
 RECEIPT_LETTER = ["slug", "state", "title"]
-RECEIPT_EXPORT = ["created", "id", "url"]
+# delivered_at: added so a receipt tells the delivered petition from other
+# exports (issue 16).
+RECEIPT_EXPORT = ["created", "delivered_at", "id", "url"]
 # stall_notice: added with the export heartbeat (issue 13).
 EXPORT_STATUS = ["error", "finished", "progress", "stall_notice", "status", "status_display"]
 ERROR = ["error", "message"]
