@@ -50,7 +50,7 @@ DEFAULT_RATE_LIMITS = {
 # Scopes whose limit is skipped while the cache (Redis) is unreachable,
 # because what it protects rests on the database and on secrets too long to
 # guess; an attacker gains only more requests, each a few indexed queries:
-# - token: a token needs an invite code (80 random bits, one issuance per
+# - token and invite_code: a token needs an invite code (80 random bits, one issuance per
 #   code: a unique row) or an email code (five attempts per code, claimed by
 #   a conditional UPDATE; new codes cannot be sent without Redis) or a
 #   signed-in account; the blind signature is made only after the issuance
