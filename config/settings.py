@@ -488,5 +488,6 @@ ORGANIZING = {
 BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
 if BENCHMARK_ROUTES:
     SIGNATURES_RATE_LIMITS = {
-        scope: (10**9, 60) for scope in ("email_code", "token", "signature", "receipt")
+        scope: (10**9, 60)
+        for scope in ("email_code", "token", "invite_code", "signature", "receipt")
     }

@@ -80,10 +80,18 @@ def has_invisible_characters(text: str, *, multiline: bool = False) -> bool:
 
 
 def clean_text(
-    value, *, field: str, max_len: int, required: bool = False, multiline: bool = False
+    value,
+    *,
+    field: str,
+    max_len: int,
+    required: bool = False,
+    multiline: bool = False,
+    required_message: str | None = None,
 ) -> str:
     """NFC-normalized, stripped text with no invisible characters, or a
-    ValidationError that names `field`."""
+    ValidationError that names `field` (a label people read, such as
+    "Pseudonym", not a form or JSON key). `required_message` says what to do
+    when a required text is empty ("Choose a pseudonym.")."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -92,7 +100,10 @@ def clean_text(
     if has_invisible_characters(text, multiline=multiline):
         raise ValidationError(invisible_message(field), code="invisible")
     if required and not text:
-        raise ValidationError(_("“%(field)s” is required.") % {"field": field}, code="required")
+        raise ValidationError(
+            required_message or _("“%(field)s” is required.") % {"field": field},
+            code="required",
+        )
     if len(text) > max_len:
         raise ValidationError(
             _("“%(field)s” is longer than %(max)d characters.") % {"field": field, "max": max_len},

@@ -109,6 +109,12 @@ class LetterCreateForm(LetterForm):
         max_length=MAX_BASE_SLUG_CHARS,
         required=False,
         help_text=_("Letters, digits and hyphens, e.g. stop-keystroke-logging."),
+        error_messages={
+            "invalid": _(
+                "Use only letters, digits, hyphens and underscores in the short name, "
+                "e.g. stop-keystroke-logging."
+            )
+        },
     )
     visibility = forms.ChoiceField(
         label=_("Visibility"), choices=Visibility.choices, initial=Visibility.PUBLIC

@@ -680,18 +680,25 @@ def receipt_included(*, export: Export, receipt: str) -> bool:
 
 def receipt_exports(*, signature, **kwargs) -> list[dict]:
     """Receiver of signatures.signals.receipt_exports_requested: the finished
-    exports whose manifest lists the signature."""
+    exports whose manifest lists the signature, each with `delivered_at`, when
+    it was handed over (the delivery's time), or None for an export that was
+    not delivered (a draft, or one superseded by a later export)."""
     found = []
-    for export in Export.objects.filter(letter_id=signature.letter_id, status=ExportStatus.DONE):
+    exports = Export.objects.filter(
+        letter_id=signature.letter_id, status=ExportStatus.DONE
+    ).select_related("delivery", "letter__campaign")
+    for export in exports:
         try:
             ids = manifest_ids(export_file(export, "manifest.json").read_bytes())
         except (FileNotFoundError, ValueError):
             continue
         if str(signature.pk) in ids:
+            delivery = getattr(export, "delivery", None)
             found.append(
                 {
                     "id": str(export.pk),
                     "created": export.finished_at.isoformat() if export.finished_at else "",
+                    "delivered_at": delivery.delivered_at.isoformat() if delivery else None,
                     "url": reverse(
                         "petitions:verify_export", args=[export.letter.campaign.slug, export.pk]
                     ),

@@ -17,11 +17,10 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from core.errors import json_error
 from core.http import api_view, json_body
-from core.ratelimit import RateLimited, rate_limit
+from core.ratelimit import RateLimited, rate_limit, rate_limit_failures
 from letters.models import Letter, LetterState
-from signatures.errors import BadRequest, NotFound, SigningError
+from signatures.errors import BadRequest, CsrfRefused, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey, LetterLog
 from signatures.selectors import letter_figures, public_signatures_page
 from signatures.services import common, eligibility, issuance, receipts, redemption
@@ -139,8 +138,12 @@ def _visible(request, letter: Letter | None) -> Letter:
     return letter
 
 
+def _client_key(request) -> str:
+    return getattr(request, "client_key", "unknown")
+
+
 def _rate_limit(request, scope: str) -> None:
-    rate_limit(scope, getattr(request, "client_key", "unknown"))
+    rate_limit(scope, _client_key(request))
 
 
 def letter_summary(letter: Letter) -> dict:
@@ -237,11 +240,21 @@ def email_codes(request, slug):
 def tokens(request, slug):
     letter, fresh = signing_letter(request, slug)
     data = json_body(request)
-    _rate_limit(request, "token")
     proof = data.get("proof")
+    kind = proof.get("type") if isinstance(proof, dict) else None
+    # Refused requests count against the client's limit, successful ones do
+    # not (core.ratelimit.rate_limit_failures): a room of colleagues behind
+    # one address each redeem their own code, while guessing needs refusals.
+    # Invite codes have a limit of their own.
+    scope = "invite_code" if kind == "invite_code" else "token"
+    with rate_limit_failures(scope, _client_key(request)):
+        blind_sig = _token_issue(request, slug, letter, fresh, data, proof, kind)
+    return JsonResponse({"blind_sig": common.b64url_encode(blind_sig)})
+
+
+def _token_issue(request, slug, letter, fresh, data, proof, kind) -> bytes:
     blinded = common.b64url_decode(data.get("blinded_msg"), field="blinded_msg")
     visibility_key = request.GET.get("key", "")
-    kind = proof.get("type") if isinstance(proof, dict) else None
     if kind == "invite_code":
 
         def attempt(letter):
@@ -249,8 +262,7 @@ def tokens(request, slug):
                 letter=letter, blinded_msg=blinded, proof=proof, visibility_key=visibility_key
             )
 
-        blind_sig = signing_attempt(request, slug, letter, fresh, attempt)
-        return JsonResponse({"blind_sig": common.b64url_encode(blind_sig)})
+        return signing_attempt(request, slug, letter, fresh, attempt)
     # Email codes and accounts: a failed check writes (an attempt counter),
     # so they run once, on a fresh read of the letter.
     if not fresh:
@@ -260,12 +272,11 @@ def tokens(request, slug):
         # The only cookie-authenticated request of the API: check CSRF.
         rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if rejected is not None:
-            return json_error(403, "csrf", _("Reload the page and try again (CSRF check failed)."))
+            raise CsrfRefused(_("Reload the page and try again (CSRF check failed)."))
         user = request.user
-    blind_sig = issuance.token_issue(
+    return issuance.token_issue(
         letter=letter, blinded_msg=blinded, proof=proof, user=user, visibility_key=visibility_key
     )
-    return JsonResponse({"blind_sig": common.b64url_encode(blind_sig)})
 
 
 @api_view("POST", "GET")
@@ -322,7 +333,7 @@ def _signature_list(request, letter: Letter) -> JsonResponse:
     try:
         page, rows, figures = public_signatures_page(letter, request.GET.get("page", "1"))
     except (PageNotAnInteger, EmptyPage):
-        raise BadRequest(_("“page” must be a page number that exists.")) from None
+        raise BadRequest(_("This page of signatures does not exist.")) from None
     return JsonResponse(
         {
             "count": figures.count,

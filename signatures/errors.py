@@ -28,6 +28,13 @@ class Conflict(SigningError):
     status, code = 409, "conflict"
 
 
+class CsrfRefused(SigningError):
+    """The account proof, the API's one cookie-authenticated request, failed
+    the CSRF check."""
+
+    status, code = 403, "csrf"
+
+
 class LetterNotOpen(SigningError):
     status, code = 410, "letter_not_open"
 

@@ -172,9 +172,7 @@ def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[Pu
             "comment": sig.comment,
         }
         result.append(
-            PublicSignature(
-                **shown, log_index=sig.log_index, commitment=_commitment(sig, shown)
-            )
+            PublicSignature(**shown, log_index=sig.log_index, commitment=_commitment(sig, shown))
         )
     return result
 

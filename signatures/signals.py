@@ -7,5 +7,7 @@ from django.dispatch import Signal
 
 # A receipt's status was asked for (signatures.services.receipt_status).
 # Argument: signature. Each receiver returns a list of dicts describing the
-# exports that include it ({"id", "created", "url"}), which the answer lists.
+# exports that include it ({"id", "created", "delivered_at", "url"};
+# delivered_at None for an export that was not delivered), which the answer
+# lists.
 receipt_exports_requested = Signal()

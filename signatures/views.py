@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +24,7 @@ from signatures.api import load_letter
 from signatures.errors import NotFound
 from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
 from signatures.models import Attestation, InviteCode, IssuerKey
-from signatures.selectors import letter_figures, public_signatures_page
+from signatures.selectors import FIGURES_CACHE_SECONDS, letter_figures, public_signatures_page
 from signatures.services import eligibility
 
 
@@ -39,6 +40,22 @@ def _api_suffix(request, letter) -> str:
     if letter.visibility != "public":
         return "?" + urlencode({"key": request.GET.get("key", "")})
     return ""
+
+
+def _figure_texts() -> dict:
+    """The figures' sentences for sign.js, which refreshes them from the
+    letter API: the template's own msgids, in their singular and plural
+    forms ("%(counter)s" and "%(goal)s" filled in by the script)."""
+    count = ("%(counter)s signature of %(goal)s", "%(counter)s signatures of %(goal)s")
+    tokens = ("%(counter)s signing token issued", "%(counter)s signing tokens issued")
+    return {
+        "count_one": ngettext(*count, 1),
+        "count_other": ngettext(*count, 2),
+        "tokens_one": ngettext(*tokens, 1),
+        "tokens_other": ngettext(*tokens, 2),
+        # The figures are cached this long: a second refresh then shows them.
+        "refresh_seconds": FIGURES_CACHE_SECONDS + 1,
+    }
 
 
 @never_cache
@@ -68,7 +85,9 @@ def sign(request, slug):
             "figures": letter_figures(letter),
             "attestations": attestations,
             "account_eligible": account_eligible,
+            "figure_texts": _figure_texts(),
             "api": {
+                "letter": reverse("signatures:api_letter", args=[slug]) + suffix,
                 "email_codes": reverse("signatures:api_email_codes", args=[slug]) + suffix,
                 "tokens": reverse("signatures:api_tokens", args=[slug]) + suffix,
                 "signatures": reverse("signatures:api_signatures", args=[slug]) + suffix,

@@ -61,12 +61,24 @@ REVEAL_AT_MAX = 10_000_000
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
+def field_description(field: str) -> str:
+    """What people call a byte string of the API (its messages name no JSON
+    key; docs/signing-protocol.md names the fields)."""
+    return {
+        "blinded_msg": _("blinded token"),
+        "token": _("signing token"),
+        "signature": _("token signature"),
+        "blind_sig": _("blind signature"),
+    }.get(field, field)
+
+
 def b64url_decode(value, *, field: str, max_chars: int = 2048) -> bytes:
     """Decode a base64url string (padding optional) or raise BadRequest."""
+    what = {"what": field_description(field)}
     if not isinstance(value, str) or not value:
-        raise BadRequest(_("“%(field)s” must be a non-empty base64url string.") % {"field": field})
+        raise BadRequest(_("The request has no %(what)s, or not as text.") % what)
     if len(value) > max_chars:
-        raise BadRequest(_("“%(field)s” is too long.") % {"field": field})
+        raise BadRequest(_("The %(what)s in the request is too long.") % what)
     data = value.rstrip("=")
     # "+" and "/" are standard base64, which the translation below would let
     # through; strict decoding rejects every other character outside the
@@ -80,7 +92,9 @@ def b64url_decode(value, *, field: str, max_chars: int = 2048) -> bytes:
             )
         except binascii.Error:
             pass
-    raise BadRequest(_("“%(field)s” is not valid base64url.") % {"field": field})
+    raise BadRequest(
+        _("The %(what)s in the request is damaged (it is not valid base64url).") % what
+    )
 
 
 def b64url_encode(data: bytes) -> str:
@@ -94,13 +108,24 @@ def sha256_hex(data: bytes | str) -> str:
 
 
 def clean_text(
-    value, *, field: str, max_len: int, required: bool = False, multiline: bool = False
+    value,
+    *,
+    field: str,
+    max_len: int,
+    required: bool = False,
+    multiline: bool = False,
+    required_message: str | None = None,
 ) -> str:
     """core.text.clean_text (the one rule for names shown to others),
-    refusing with BadRequest."""
+    refusing with BadRequest. `field` is a label people read."""
     try:
         return text.clean_text(
-            value, field=field, max_len=max_len, required=required, multiline=multiline
+            value,
+            field=field,
+            max_len=max_len,
+            required=required,
+            multiline=multiline,
+            required_message=required_message,
         )
     except ValidationError as exc:
         raise BadRequest(exc.messages[0]) from None

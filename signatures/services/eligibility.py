@@ -54,7 +54,7 @@ def email_normalize(raw) -> tuple[str, str]:
     case-insensitively in practice, and "Ann@" and "ann@" must be one person.
     """
     if not isinstance(raw, str):
-        raise BadRequest(_("“email” must be text."))
+        raise BadRequest(_("Type your work email address."))
     address = unicodedata.normalize("NFC", raw).strip()
     if not address or len(address) > 254:
         raise BadRequest(_("Enter a valid email address."))
@@ -99,12 +99,16 @@ def _code_hmac(letter_id: int, email_hmac: str, code: str) -> str:
 
 
 def invite_code_normalize(raw) -> str:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise ProofRejected(_("Type the invite code you were given."))
     if not isinstance(raw, str) or len(raw) > 64:
         raise ProofRejected(_("This invite code is not valid."))
     text = raw.upper().replace("-", "").replace(" ", "")
     text = text.translate(str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"}))
     if len(text) != INVITE_CODE_CHARS or any(c not in INVITE_ALPHABET for c in text):
-        raise ProofRejected(_("This invite code is not valid."))
+        raise ProofRejected(
+            _("This invite code is not valid. Check it: it has 16 letters and digits.")
+        )
     return text
 
 
@@ -161,12 +165,14 @@ def email_code_request(*, letter: Letter, email) -> None:
             unique_fields=["letter", "email_hmac"],
             update_fields=["code_hmac", "attempts", "expires_at"],
         )
+    # Neutral: the employer's mail system reads subject and body, so they
+    # name neither the letter nor the campaign.
     send_mail(
-        subject=_("Your code to sign “%(title)s”") % {"title": letter.title[:80]},
+        subject=_("Your verification code"),
         message=_(
             "Your code: %(code)s\n\n"
-            "Type it on the signing page within 15 minutes. If you did not ask for it, "
-            "ignore this message.\n"
+            "Type it on the page where you asked for it, within 15 minutes. If you did "
+            "not ask for it, ignore this message.\n"
         )
         % {"code": f"{code[:4]} {code[4:]}"},
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -194,7 +200,9 @@ def email_code_claim(*, letter: Letter, email, code) -> str:
     """
     address, _domain = email_normalize(email)
     if not isinstance(code, str):
-        raise BadRequest(_("“code” must be text."))
+        raise BadRequest(_("Type the code from the email."))
+    if not code.strip():
+        raise ProofRejected(_("Type the code from the email."))
     digits = code.replace(" ", "").replace("-", "")
     if not (6 <= len(digits) <= 8 and digits.isascii() and digits.isdigit()):
         raise ProofRejected(_("This code is wrong or has expired. Request a new one."))
@@ -215,7 +223,12 @@ def email_code_claim(*, letter: Letter, email, code) -> str:
     row = EmailCode.objects.filter(letter=letter, email_hmac=email_hmac).only("code_hmac").first()
     expected = row.code_hmac if row else ""
     if not hmac.compare_digest(expected, _code_hmac(letter.pk, email_hmac, digits)):
-        raise ProofRejected(_("This code is wrong or has expired. Request a new one."))
+        raise ProofRejected(
+            _(
+                "This code is wrong or has expired. Only the newest code sent to this "
+                "address works; check it, or request a new one."
+            )
+        )
     return email_hmac
 
 

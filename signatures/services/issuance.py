@@ -97,16 +97,25 @@ def token_issue(
     key = keys.loaded_issuer_key(row)
     if len(blinded_msg) != key.modulus_len:
         raise BadRequest(
-            _("“blinded_msg” must be %(n)d bytes, got %(got)d.")
+            _("The blinded token in the request has the wrong length (%(got)d bytes, not %(n)d).")
             % {"n": key.modulus_len, "got": len(blinded_msg)}
         )
     if int.from_bytes(blinded_msg, "big") >= key.n:
-        raise BadRequest(_("“blinded_msg” is not smaller than the key's modulus."))
+        raise BadRequest(
+            _(
+                "The blinded token in the request does not fit this letter's key "
+                "(it is not smaller than the key's modulus)."
+            )
+        )
     if not isinstance(proof, dict):
-        raise BadRequest(_("“proof” must be an object with a “type”."))
+        raise BadRequest(
+            _("Choose how you verify: a work-email code, an invite code or your account.")
+        )
     kind = proof.get("type")
     if kind not in ("email_code", "invite_code", "account"):
-        raise BadRequest(_("“proof.type” must be “email_code”, “invite_code” or “account”."))
+        raise BadRequest(
+            _("Choose how you verify: a work-email code, an invite code or your account.")
+        )
     if kind == "email_code" and not letter.campaign.allowed_domains:
         raise ProofRejected(_("This campaign does not verify by work email."))
     if kind == "invite_code":

@@ -33,7 +33,7 @@ from signatures.signals import receipt_exports_requested
 
 def _receipt_hash(receipt) -> str:
     if not isinstance(receipt, str) or not 20 <= len(receipt) <= 128:
-        raise BadRequest(_("“receipt” must be the receipt text you saved when signing."))
+        raise BadRequest(_("Paste the receipt you saved or downloaded when you signed."))
     return sha256_hex(receipt.strip())
 
 
@@ -44,7 +44,7 @@ def _receipt_signature(receipt) -> Signature | PendingSignature:
         found = model.objects.select_related("letter").filter(receipt_hash=receipt_hash).first()
         if found is not None:
             return found
-    raise NotFound(_("No signature has this receipt."))
+    raise NotFound(_("No signature has this receipt. Check that you pasted all of it."))
 
 
 def receipt_status(*, receipt, since=None) -> dict:
@@ -116,7 +116,9 @@ def receipt_withdraw(*, receipt) -> None:
     with transaction.atomic():
         letter = Letter.objects.select_for_update().get(pk=signature.letter_id)
         if letter.state == LetterState.DELIVERED:
-            raise Conflict(_("This letter has already been delivered; it can no longer change."))
+            raise Conflict(
+                _("The petition has been delivered: a signature can no longer be withdrawn.")
+            )
         if isinstance(signature, Signature) and signature.withdrawn:
             return
         insert_unless_conflicting(

@@ -62,12 +62,14 @@ def parse_token(token: bytes) -> tuple[bytes, bytes]:
     """(text_hash, nonce) of a prepared token, or BadRequest."""
     if len(token) != PREPARED_TOKEN_LEN:
         raise BadRequest(
-            _("“token” must be %(n)d bytes, got %(got)d.")
+            _("The signing token in the request has the wrong length (%(got)d bytes, not %(n)d).")
             % {"n": PREPARED_TOKEN_LEN, "got": len(token)}
         )
     message = token[blindrsa.PREFIX_LEN :]
     if message[: len(TOKEN_CONTEXT)] != TOKEN_CONTEXT:
-        raise BadRequest(_("“token” is not an organizing-token-v1 token."))
+        raise BadRequest(
+            _("The signing token in the request is not a token of this site (organizing-token-v1).")
+        )
     text_hash = message[len(TOKEN_CONTEXT) : len(TOKEN_CONTEXT) + TEXT_HASH_LEN]
     return text_hash, message[len(TOKEN_CONTEXT) + TEXT_HASH_LEN :]
 
@@ -76,15 +78,21 @@ def _attestation_ids(value, *, required: set[int]) -> list[int]:
     if value is None:
         value = []
     if not isinstance(value, list) or len(value) > ATTESTATION_MAX:
-        raise BadRequest(_("“attestations” must be a list of statement ids."))
+        raise BadRequest(_("The statements you affirmed could not be read. Reload the page."))
     ids: set[int] = set()
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int):
-            raise BadRequest(_("“attestations” must be a list of statement ids."))
+            raise BadRequest(_("The statements you affirmed could not be read. Reload the page."))
         ids.add(item)
     unknown = ids - required
     if unknown:
-        raise BadRequest(_("Unknown statement ids: %(ids)s.") % {"ids": sorted(unknown)})
+        raise BadRequest(
+            _(
+                "A statement you affirmed is no longer asked for (statement ids %(ids)s). "
+                "Reload the page."
+            )
+            % {"ids": sorted(unknown)}
+        )
     missing = required - ids
     if missing:
         raise ProofRejected(_("Please affirm every statement before signing."))
@@ -128,23 +136,41 @@ def signature_create(
         raise ProofRejected(_("This token was made for a different letter or text."))
     if len(signature) != key.modulus_len:
         raise BadRequest(
-            _("“signature” must be %(n)d bytes, got %(got)d.")
+            _("The token signature in the request has the wrong length (%(got)d bytes, not %(n)d).")
             % {"n": key.modulus_len, "got": len(signature)}
         )
     if int.from_bytes(signature, "big") >= key.n:
-        raise BadRequest(_("“signature” is not smaller than the key's modulus."))
-    pseudonym = clean_text(pseudonym, field="pseudonym", max_len=PSEUDONYM_MAX, required=True)
-    public_name = clean_text(public_name, field="public_name", max_len=NAME_MAX)
-    department = clean_text(department, field="department", max_len=GROUP_MAX)
-    location = clean_text(location, field="location", max_len=GROUP_MAX)
-    comment = clean_text(comment, field="comment", max_len=COMMENT_MAX, multiline=True)
+        raise BadRequest(
+            _(
+                "The token signature in the request does not fit this letter's key "
+                "(it is not smaller than the key's modulus)."
+            )
+        )
+    pseudonym = clean_text(
+        pseudonym,
+        field=_("Pseudonym"),
+        max_len=PSEUDONYM_MAX,
+        required=True,
+        required_message=_("Choose a pseudonym: it is how your signature appears."),
+    )
+    public_name = clean_text(public_name, field=_("Public name"), max_len=NAME_MAX)
+    department = clean_text(department, field=_("Department"), max_len=GROUP_MAX)
+    location = clean_text(location, field=_("Location"), max_len=GROUP_MAX)
+    comment = clean_text(comment, field=_("Comment"), max_len=COMMENT_MAX, multiline=True)
     if reveal_at is not None:
         if isinstance(reveal_at, bool) or not isinstance(reveal_at, int):
-            raise BadRequest(_("“reveal_at” must be a whole number."))
+            raise BadRequest(
+                _("The number of signers before your name is shown must be a whole number.")
+            )
         if not 1 <= reveal_at <= REVEAL_AT_MAX:
-            raise BadRequest(_("“reveal_at” must be between 1 and 10,000,000."))
+            raise BadRequest(
+                _(
+                    "The number of signers before your name is shown must be between "
+                    "1 and 10,000,000."
+                )
+            )
         if not public_name:
-            raise BadRequest(_("“reveal_at” needs a “public_name” to reveal."))
+            raise BadRequest(_("Enter the public name to show once that many people have signed."))
     if required_attestations is not None:
         required = set(required_attestations)
     else:

@@ -6,6 +6,9 @@
 //   {stage: "token", token, signature}                      (unblinded token)
 //   {stage: "pending", token, signature, fields, sendAt}    (waiting to send)
 // It is removed once the signature is accepted (or the token turns out spent).
+//
+// Every action does one thing however often it is pressed: while one runs,
+// the page's buttons are disabled and further presses (or Enter) are ignored.
 (function () {
   "use strict";
 
@@ -90,6 +93,78 @@
     return { status: response.status, body: parsed };
   }
 
+  // --- one action at a time ---------------------------------------------------------
+
+  let busy = false;
+
+  // fn runs alone: while it runs every button of the page is disabled, and a
+  // second press, a double click or Enter is ignored.
+  async function exclusive(fn) {
+    if (busy) return;
+    busy = true;
+    const disabled = [];
+    for (const button of app.querySelectorAll("button")) {
+      if (!button.disabled) {
+        button.disabled = true;
+        disabled.push(button);
+      }
+    }
+    app.setAttribute("aria-busy", "true");
+    try { await fn(); }
+    catch (e) { say(""); fail(e && e.message ? e.message : String(e)); }
+    finally {
+      for (const button of disabled) button.disabled = false;
+      app.removeAttribute("aria-busy");
+      busy = false;
+    }
+  }
+
+  function action(fn) {
+    return function (event) {
+      if (event) event.preventDefault();
+      return exclusive(fn);
+    };
+  }
+
+  // Refuse before sending: an empty field gets a request to fill it in.
+  function missing(input, message) {
+    if (input.value.trim()) return false;
+    say("");
+    fail(message);
+    input.focus();
+    return true;
+  }
+
+  // --- the figures --------------------------------------------------------------------
+
+  const figures = $("sign-figures");
+
+  function plural(n, one, other) {
+    let form = "other";
+    try { form = new Intl.PluralRules(document.documentElement.lang || "en").select(n); }
+    catch (e) { form = n === 1 ? "one" : "other"; }
+    return form === "one" ? one : other;
+  }
+
+  // Re-read the figures from the letter API (cached there for a few
+  // seconds, so once more after that).
+  async function refreshFigures(again) {
+    if (!figures) return;
+    try {
+      const response = await fetch(figures.dataset.apiLetter, { credentials: "omit", cache: "no-store" });
+      if (!response.ok) return;
+      const letter = await response.json();
+      const f = figures.dataset;
+      $("figure-count").textContent = plural(letter.count, f.countOne, f.countOther)
+        .replace("%(counter)s", String(letter.count)).replace("%(goal)s", String(letter.goal));
+      $("figure-tokens").textContent = plural(letter.tokens_issued, f.tokensOne, f.tokensOther)
+        .replace("%(counter)s", String(letter.tokens_issued));
+    } catch (e) {
+      return;  // the figures stay as they were; nothing else depends on them
+    }
+    if (again) setTimeout(() => refreshFigures(false), 1000 * parseInt(figures.dataset.refreshSeconds, 10));
+  }
+
   // --- 1. verify and get a token ------------------------------------------------
 
   async function obtainToken(proof) {
@@ -115,14 +190,7 @@
     });
     say(data.msgTokenOk);
     showSignForm();
-  }
-
-  function guard(fn) {
-    return async function (event) {
-      if (event) event.preventDefault();
-      try { await fn(event); }
-      catch (e) { say(""); fail(e && e.message ? e.message : String(e)); }
-    };
+    refreshFigures(false);
   }
 
   function chosenMethod() {
@@ -139,33 +207,62 @@
 
   const emailForm = $("email-form");
   if (emailForm) {
-    emailForm.addEventListener("submit", guard(async function () {
+    let codesSent = 0;
+    emailForm.addEventListener("submit", action(async function () {
       fail("");
+      if (missing($("email"), data.msgNeedEmail)) return;
       say(data.msgWorking);
       const answer = await postJSON(data.apiEmail, { email: $("email").value }, false);
       if (answer.status === 202) {
-        say(data.msgCodeSent);
+        // A new code replaces the earlier one: a code typed from an older
+        // email would only fail, so it goes.
+        $("email-code").value = "";
+        say(codesSent ? data.msgNewCodeSent : data.msgCodeSent);
+        codesSent += 1;
+        $("send-code").textContent = $("send-code").dataset.labelAgain;
         $("email-code").focus();
       } else {
         say("");
         fail(answer.body.message || ("Error " + answer.status));
       }
     }));
-    $("verify-email").addEventListener("click", guard(async function () {
+    $("email-code-form").addEventListener("submit", action(async function () {
+      fail("");
+      if (missing($("email"), data.msgNeedEmail)) return;
+      if (missing($("email-code"), data.msgNeedCode)) return;
       await obtainToken({ type: "email_code", email: $("email").value, code: $("email-code").value });
     }));
   }
-  $("invite-form").addEventListener("submit", guard(async function () {
+  $("invite-form").addEventListener("submit", action(async function () {
+    fail("");
+    if (missing($("invite-code"), data.msgNeedInvite)) return;
     await obtainToken({ type: "invite_code", code: $("invite-code").value });
   }));
   const accountForm = $("account-form");
   if (accountForm) {
-    accountForm.addEventListener("submit", guard(async function () {
+    accountForm.addEventListener("submit", action(async function () {
       await obtainToken({ type: "account" });
     }));
   }
   for (const radio of app.querySelectorAll("input[name=method]")) {
-    radio.addEventListener("change", showMethod);
+    radio.addEventListener("change", function () { fail(""); showMethod(); });
+  }
+
+  // An invite sheet's QR code opens /letters/<slug>/sign/#invite=CODE: fill
+  // the code in and choose the invite method. The fragment never reaches the
+  // server; it is taken out of the address (and so out of the history) at once.
+  function inviteFromLink() {
+    const match = /(?:^#|&)invite=([^&]*)/.exec(location.hash);
+    if (!match) return false;
+    let code = "";
+    try { code = decodeURIComponent(match[1].replace(/\+/g, " ")).trim(); }
+    catch (e) { code = ""; }
+    history.replaceState(history.state, "", location.pathname + location.search);
+    if (!code) return false;
+    app.querySelector("input[name=method][value=invite]").checked = true;
+    $("invite-code").value = code.slice(0, 40);
+    showMethod();
+    return true;
   }
 
   // --- 2. sign ----------------------------------------------------------------------
@@ -173,7 +270,9 @@
   function showSignForm() {
     show("step-sign");
     if (!$("pseudonym").value) $("pseudonym").value = suggestPseudonym();
-    $("pseudonym").focus();
+    // The step's heading, not a field: an Enter pressed twice to verify
+    // must not land in the sign form and send it.
+    $("sign-title").focus();
   }
 
   $("suggest").addEventListener("click", function () {
@@ -203,13 +302,21 @@
     const when = new Date(state.sendAt);
     $("wait-until").textContent = data.msgWaiting + " " + when.toLocaleTimeString() + ".";
     clearTimeout(waitTimer);
-    waitTimer = setTimeout(guard(submit), Math.max(0, state.sendAt - Date.now()));
+    waitTimer = setTimeout(function () { exclusive(submit); },
+      Math.max(0, state.sendAt - Date.now()));
   }
 
-  $("sign-form").addEventListener("submit", guard(async function () {
+  $("sign-form").addEventListener("submit", action(async function () {
     fail("");
     const state = load();
-    if (!state) return;
+    if (!state || state.stage !== "token") return;
+    if (missing($("pseudonym"), data.msgNeedPseudonym)) return;
+    const unchecked = app.querySelector("input[name=attestation]:not(:checked)");
+    if (unchecked) {
+      fail(data.msgNeedStatements);
+      unchecked.focus();
+      return;
+    }
     const delay = parseInt($("delay").value, 10) || 0;
     const pending = {
       stage: "pending",
@@ -223,7 +330,7 @@
     else await submit();
   }));
 
-  $("send-now").addEventListener("click", guard(async function () {
+  $("send-now").addEventListener("click", action(async function () {
     clearTimeout(waitTimer);
     await submit();
   }));
@@ -238,6 +345,7 @@
       clear();
       say(data.msgSigned);
       showReceipt(answer.body.receipt);
+      refreshFigures(true);
       return;
     }
     say("");
@@ -255,14 +363,33 @@
 
   // --- 3. receipt ----------------------------------------------------------------
 
+  function receiptFileText(receipt) {
+    // receipt.js finds the receipt in this text when the whole file is pasted.
+    return data.msgReceiptFile + "\n\n" + data.title + "\n" + receipt + "\n\n" +
+      new URL(data.receiptUrl, location.href).href + "\n";
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); return true; }
+      catch (e) { /* fall back to selecting the field */ }
+    }
+    const field = $("receipt");
+    field.focus();
+    field.select();
+    try { return document.execCommand("copy"); } catch (e) { return false; }
+  }
+
   function showReceipt(receipt) {
     show("step-done");
     $("receipt").value = receipt;
     $("done-title").focus();
-    $("download-receipt").onclick = function () {
-      const text = data.msgReceiptFile + "\n\n" + data.title + "\n" + receipt + "\n\n" +
-        new URL(data.receiptUrl, location.href).href + "\n";
-      const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    $("copy-receipt").onclick = action(async function () {
+      const copied = await copyText(receipt);
+      $("receipt-copy-status").textContent = copied ? data.msgCopied : data.msgCopyFailed;
+    });
+    $("download-receipt").onclick = action(async function () {
+      const url = URL.createObjectURL(new Blob([receiptFileText(receipt)], { type: "text/plain" }));
       const link = document.createElement("a");
       link.href = url;
       link.download = "receipt-" + data.slug + ".txt";
@@ -270,7 +397,9 @@
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
-    };
+      // One file per press, not one per click of a double click.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+    });
   }
 
   // --- start ------------------------------------------------------------------------
@@ -283,6 +412,7 @@
   }
   app.hidden = false;
   showMethod();
+  const invited = inviteFromLink();
   const state = load();
   if (state && state.stage === "pending") {
     if (state.fields) {
@@ -293,5 +423,9 @@
     showSignForm();
   } else {
     show("step-verify");
+    if (invited) {
+      say(data.msgInviteFromLink);
+      $("verify-invite").focus();
+    }
   }
 })();

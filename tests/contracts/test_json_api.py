@@ -73,7 +73,9 @@ RECEIPT_STATUS = [
     "withdrawal_pending",
 ]
 RECEIPT_LETTER = ["slug", "state", "title"]
-RECEIPT_EXPORT = ["created", "id", "url"]
+# delivered_at: added so a receipt tells the delivered petition from other
+# exports (issue 16).
+RECEIPT_EXPORT = ["created", "delivered_at", "id", "url"]
 # stall_notice: added with the export heartbeat (issue 13).
 EXPORT_STATUS = ["error", "finished", "progress", "stall_notice", "status", "status_display"]
 ERROR = ["error", "message"]

@@ -54,12 +54,13 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """new_page() -> a page in a fresh context (separate cookies/storage)."""
+    """new_page(**context_options) -> a page in a fresh context (separate
+    cookies/storage); options go to Playwright's new_context (viewport=...)."""
     contexts = []
     origin = urlparse(live_server.url)
 
-    def make():
-        context = browser.new_context(base_url=live_server.url, locale="en-US")
+    def make(**options):
+        context = browser.new_context(base_url=live_server.url, locale="en-US", **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -61,7 +61,7 @@ def test_benchmark_routes_add_the_baseline_and_raise_rate_limits(tmp_path):
     assert found["flag"] is True
     assert found["routed"] is True
     # Raised, not disabled: the rate-limit counter still runs in the benchmark.
-    assert set(found["limits"]) == {"email_code", "token", "signature", "receipt"}
+    assert set(found["limits"]) == {"email_code", "token", "invite_code", "signature", "receipt"}
     assert all(count >= 10**9 for count, _window in found["limits"].values())
 
 

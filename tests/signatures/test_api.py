@@ -678,7 +678,9 @@ WEIRD_VALUES = [
 
 def test_no_field_value_causes_a_server_error(token, attestation_ids, settings):
     """Every field of every POST endpoint, replaced by odd JSON values: 4xx, never 500."""
-    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["email_code", "token", "signature", "receipt"])
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(
+        ["email_code", "token", "invite_code", "signature", "receipt"]
+    )
     api, tok = token
     slug = api.slug
     valid = {

@@ -56,7 +56,9 @@ def race(threads: int, per_thread: int, request) -> Counter:
 
 @pytest.fixture
 def no_rate_limits(settings):
-    settings.SIGNATURES_RATE_LIMITS = {"token": None, "signature": None, "email_code": None}
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(
+        ["token", "invite_code", "signature", "email_code"]
+    )
 
 
 def test_200_concurrent_redemptions_of_one_token_make_one_signature(

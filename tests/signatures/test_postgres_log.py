@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def no_rate_limits(settings):
-    settings.SIGNATURES_RATE_LIMITS = {"token": None, "signature": None, "email_code": None}
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(
+        ["token", "invite_code", "signature", "email_code"]
+    )
 
 
 def request_code(slug: str, address: str) -> int:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from core.ratelimit import DEFAULT_RATE_LIMITS, RateLimited, _window_count, rate_limit
+from core.ratelimit import (
+    DEFAULT_RATE_LIMITS,
+    RateLimited,
+    _uncount,
+    _window_count,
+    rate_limit,
+    rate_limit_failures,
+)
 from core.redis import redis_client
 
 
@@ -69,3 +76,38 @@ def test_rate_limit_raises_past_the_limit(settings, backend):
     for _ in range(10):
         rate_limit("signature", "client-a")  # None disables a scope
     assert DEFAULT_RATE_LIMITS["token"] == (20, 900)
+
+
+@pytest.mark.parametrize("backend", ["configured", "memory"])
+def test_only_failures_add_up(settings, backend):
+    if backend == "memory":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.SIGNATURES_RATE_LIMITS = {"invite_code": (2, 900)}
+    for _ in range(50):
+        with rate_limit_failures("invite_code", "room"):
+            pass  # a success: the count is taken back
+    for _ in range(2):
+        with pytest.raises(ValueError), rate_limit_failures("invite_code", "room"):
+            raise ValueError("a wrong code")
+    ran = []
+    with pytest.raises(RateLimited), rate_limit_failures("invite_code", "room"):
+        ran.append(True)
+    assert ran == []  # past the limit the block does not run at all
+    with rate_limit_failures("invite_code", "another-client"):
+        ran.append(True)
+    assert ran == [True]
+
+
+@pytest.mark.redis
+def test_taking_back_a_count_never_revives_an_expired_counter():
+    backend = caches["default"]
+    client = redis_client()
+    key = backend.make_and_validate_key("sig-rl:test:uncount")
+    client.delete(key)
+    _uncount("sig-rl:test:uncount")  # its window ended: nothing to take back
+    assert client.exists(key) == 0
+    _window_count("sig-rl:test:uncount", 60)
+    _window_count("sig-rl:test:uncount", 60)
+    _uncount("sig-rl:test:uncount")
+    assert backend.get("sig-rl:test:uncount") == 1
+    assert 50 < client.ttl(key) <= 60

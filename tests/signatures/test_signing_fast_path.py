@@ -24,7 +24,7 @@ from tests.signatures.helpers import SigningClient, post_json
 
 @pytest.fixture
 def no_rate_limits(settings):
-    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "signature"])
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "invite_code", "signature"])
 
 
 def cached_letter_for_signing(slug: str):
