@@ -61,6 +61,8 @@ HASH_LEN = 48
 TILE_HEIGHT = 8  # C2SP tlog-tiles: each tile holds 2**8 = 256 hashes
 TILE_WIDTH = 1 << TILE_HEIGHT
 
+OPTIONAL_FIELDS = ("public_name", "reveal_at", "department", "location", "comment")
+
 EXIT_REFUSED = 1
 EXIT_KEY_CHECK = 3
 
@@ -201,7 +203,8 @@ def verify_note(note: str, verifier_key: str) -> str:
     """Check a signed note (C2SP signed-note) with a verifier key
     `<name>+<8 hex digits>+<base64 of 0x01 || Ed25519 public key>`, and
     return the signed text."""
-    name, key_hash, key_data = verifier_key.rsplit("+", 2)
+    # The name and the hash hold no "+"; the base64 part may.
+    name, key_hash, key_data = verifier_key.split("+", 2)
     key_bytes = base64.b64decode(key_data, validate=True)
     if key_bytes[:1] != b"\x01" or len(key_bytes) != 33:
         raise KeyCheckFailed("The log's verifier key is not an Ed25519 key.")
@@ -386,20 +389,23 @@ def check_key_in_log(
         first = json.loads(entry)
     except ValueError:
         raise KeyCheckFailed("The log's entry 0 is not JSON.") from None
-    expected = {
-        "kind": "letter",
-        "issuer_key": b64url(letter["spki_der"]),
-        "text_sha256": letter["text_sha256"],
-        "variant": VARIANT,
-    }
-    for field, value in expected.items():
+    if not isinstance(first, dict) or first.get("kind") != "letter":
+        raise KeyCheckFailed("The log's entry 0 is not the letter's entry.")
+    for field, value in (("text_sha256", letter["text_sha256"]), ("variant", VARIANT)):
         if first.get(field) != value:
             raise KeyCheckFailed(
                 f"The log's entry 0 gives another {field} than the letter you were shown:\n"
-                f"  entry 0:    {first.get(field)}\n  the letter: {value}\n"
-                "The site may have given you a key of your own, which would let it "
-                "recognise your signature. Do not sign through this site."
+                f"  entry 0:    {first.get(field)}\n  the letter: {value}"
             )
+    if first.get("issuer_key") != b64url(letter["spki_der"]):
+        logged = hashlib.sha256(unb64url(str(first.get("issuer_key")))).hexdigest()
+        raise KeyCheckFailed(
+            "The log's entry 0 names another issuer key than the one you were given:\n"
+            f"  entry 0 (everyone's): key id {logged}\n"
+            f"  given to you:         key id {hashlib.sha256(letter['spki_der']).hexdigest()}\n"
+            "The site may have given you a key of your own, which would let it "
+            "recognise your signature. Do not sign through this site."
+        )
     return note
 
 
@@ -571,7 +577,7 @@ def choose_fields(args, letter: dict) -> dict:
     if not fields["pseudonym"]:
         suggestion = suggested_pseudonym()
         fields["pseudonym"] = ask(f"Pseudonym shown publicly [{suggestion}]:") or suggestion
-    for name in ("public_name", "reveal_at", "department", "location", "comment"):
+    for name in OPTIONAL_FIELDS:
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
     return fields
@@ -627,6 +633,9 @@ def sign(args, other_checkpoints: list[str]) -> None:
     path = args.receipt_file or f"receipt-{args.slug}.json"
     if args.resume:
         fd, record = read_pending(path, letter)
+        for name in ("pseudonym", *OPTIONAL_FIELDS):
+            if getattr(args, name) is not None:
+                record["fields"][name] = getattr(args, name)
     else:
         fields = choose_fields(args, letter)
         fd = open_receipt_file(path)
@@ -647,11 +656,21 @@ def sign(args, other_checkpoints: list[str]) -> None:
         if not args.resume:
             # 4 to 6. Until the site accepts the token, the file keeps it, so
             # that it is not lost if this program is stopped (--resume).
-            prepared, signature = get_token(args, letter)
+            try:
+                prepared, signature = get_token(args, letter)
+            except BaseException:
+                os.unlink(path)  # nothing spent, nothing to keep
+                raise
             record.update(token=b64url(prepared), signature=b64url(signature))
             write_receipt(fd, record)
         # 7. Send it.
-        done = send_signature(args, record)
+        try:
+            done = send_signature(args, record)
+        except Refused as error:
+            raise Refused(
+                f"{error}\nYour token is kept in {path}: run this again with --resume "
+                "(and the options to change) to send it."
+            ) from None
         # 8. The receipt. The token and its signature stay in the file: they
         # will be public in the log, and let you find your entry there.
         record.update(receipt=done["receipt"], status=done["status"])
