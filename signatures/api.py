@@ -22,7 +22,7 @@ from core.http import api_view, json_body
 from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from signatures.errors import BadRequest, NotFound, SigningError
-from signatures.models import Attestation, IssuerKey
+from signatures.models import Attestation, IssuerKey, LetterLog
 from signatures.selectors import letter_figures, public_signatures_page
 from signatures.services import common, eligibility, issuance, receipts, redemption
 
@@ -35,8 +35,8 @@ def load_letter(request, slug: str) -> Letter:
 
 def _letter_at(slug: str) -> Letter | None:
     return (
-        Letter.objects.select_related("campaign", "issuer_key")
-        .defer("body", "demands", "issuer_key__private_key_encrypted")
+        Letter.objects.select_related("campaign", "issuer_key", "log")
+        .defer("body", "demands", "issuer_key__private_key_encrypted", "log__private_key_encrypted")
         .filter(slug=slug)
         .first()
     )
@@ -158,6 +158,10 @@ def letter_detail_data(letter: Letter) -> dict:
         issuer = letter.issuer_key
     except IssuerKey.DoesNotExist:
         issuer = None
+    try:
+        log = letter.log
+    except LetterLog.DoesNotExist:
+        log = None
     eligibility = []
     if letter.campaign.allowed_domains:
         eligibility.append("email_code")
@@ -188,6 +192,16 @@ def letter_detail_data(letter: Letter) -> dict:
                 "variant": common.VARIANT,
             }
             if issuer
+            else None
+        ),
+        # The letter's transparency log (docs/signing-protocol.md, "The log").
+        "log": (
+            {
+                "origin": log.origin,
+                "verifier_key": log.verifier_key,
+                "checkpoint_url": reverse("signatures:log_checkpoint", args=[letter.slug]),
+            }
+            if log
             else None
         ),
     }

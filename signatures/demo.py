@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from letters.models import Letter, LetterState
 from signatures.models import Attestation
-from signatures.services import eligibility, issuance
+from signatures.services import eligibility, issuance, log
 
 DEMO_ATTESTATIONS = [
     "I am a current employee of Example Corp.",
@@ -15,7 +15,7 @@ DEMO_INVITE_CODES = 5
 
 
 def seed_signatures_demo(*, campaign, accounts, stdout, **kwargs) -> None:
-    """Idempotent: attestations once, issuer keys for open letters, and a
+    """Idempotent: attestations once, issuer keys and logs for open letters, and a
     fresh batch of invite codes printed on each run (codes are stored as
     HMACs only, so earlier ones cannot be printed again)."""
     for position, text in enumerate(DEMO_ATTESTATIONS):
@@ -24,6 +24,7 @@ def seed_signatures_demo(*, campaign, accounts, stdout, **kwargs) -> None:
         )
     for letter in Letter.objects.filter(campaign=campaign, state=LetterState.OPEN):
         issuance.issuer_key_create(letter=letter)
+        log.log_open(letter=letter)
     codes = eligibility.invite_codes_create(
         actor=None, campaign=campaign, count=DEMO_INVITE_CODES, batch=DEMO_INVITE_BATCH
     )

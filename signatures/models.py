@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from letters.models import Letter
 from organizing.models import Campaign
+from signatures import tlog
 
 PSEUDONYM_MAX = 60
 NAME_MAX = 80
@@ -207,3 +208,101 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} on {self.letter}"
+
+
+# --- the letter's transparency log (signatures.tlog, docs/signing-protocol.md) ------
+#
+# Entries, tiles and checkpoints are only written by signatures.services.log,
+# which holds the LetterLog row locked (SELECT ... FOR UPDATE) while it
+# appends: the log row, with its real foreign key, is what guarantees the
+# letter exists, so the rows under it reference the letter without a database
+# foreign key (HOT_LETTER_ROW: a seal must not lock the letter row for every
+# entry it inserts).
+
+
+class LetterLog(models.Model):
+    """A letter's append-only, signed Merkle log (C2SP tlog-checkpoint and
+    tlog-tiles). Its Ed25519 private key is stored encrypted like the issuer
+    key (signatures.keys); `origin` names the log and its key."""
+
+    letter = models.OneToOneField(
+        Letter, on_delete=models.PROTECT, primary_key=True, related_name="log"
+    )
+    origin = models.CharField(max_length=300)  # <host>/letters/<slug>, fixed at creation
+    public_key = models.BinaryField()  # 32-byte Ed25519 public key
+    private_key_encrypted = models.BinaryField()
+    size = models.PositiveBigIntegerField(default=0)  # tree size of the latest checkpoint
+    created_on = models.DateField(default=today)
+
+    def __str__(self) -> str:
+        return f"log of {self.letter}"
+
+    @property
+    def verifier_key(self) -> str:
+        """The signed-note verifier key: <origin>+<key id>+<base64 key>."""
+        return tlog.verifier_key(self.origin, bytes(self.public_key))
+
+
+class LogEntry(models.Model):
+    """Entry `index` of a letter's log: canonical JSON (signatures.tlog).
+    Within a batch, entries are ordered by their token hash, so neither their
+    index nor their row order tells the order of signing."""
+
+    # The unique (letter, index) index serves it.
+    letter = letter_reference("log_entries")
+    index = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["letter", "index"], name="log_entry_once")]
+
+    def __str__(self) -> str:
+        return f"entry {self.index} of the log of letter {self.letter_id}"
+
+
+class LogTile(models.Model):
+    """A tile of a letter's log: up to 256 hashes at tile level `level`
+    (C2SP tlog-tiles). The rightmost tile of each level grows until full;
+    a partial tile of width W is served as the first W hashes."""
+
+    # The unique (letter, level, index) index serves it.
+    letter = letter_reference("log_tiles")
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hashes = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "level", "index"], name="log_tile_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index} of the log of letter {self.letter_id}"
+
+
+class LogCheckpoint(models.Model):
+    """A signed tree head of a letter's log, with the running counts of the
+    signature and withdrawal entries up to its size. Published once per
+    append (a batch); its time is kept to the hour, like a signature's."""
+
+    # The unique (letter, tree_size) index serves it.
+    letter = letter_reference("log_checkpoints")
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.BinaryField()
+    note = models.TextField()  # the signed note, as served
+    signature_count = models.PositiveIntegerField()
+    withdrawal_count = models.PositiveIntegerField()
+    published_hour = models.DateTimeField(default=this_hour)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "tree_size"], name="log_checkpoint_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} of the log of letter {self.letter_id}"
+
+    @property
+    def count(self) -> int:
+        """Signatures counted at this size: signatures minus withdrawals."""
+        return self.signature_count - self.withdrawal_count

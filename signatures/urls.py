@@ -1,6 +1,6 @@
 from django.urls import path
 
-from signatures import api, views
+from signatures import api, log_views, views
 
 app_name = "signatures"
 
@@ -13,6 +13,10 @@ urlpatterns = [
     path("api/v1/letters/<slug:slug>/signatures", api.signatures, name="api_signatures"),
     path("api/v1/receipts/status", api.receipt_status, name="api_receipt_status"),
     path("api/v1/receipts/withdraw", api.receipt_withdraw, name="api_receipt_withdraw"),
+    # The letter's transparency log (C2SP tlog-tiles; docs/signing-protocol.md)
+    path("log/<slug:slug>/checkpoint", log_views.checkpoint, name="log_checkpoint"),
+    path("log/<slug:slug>/checkpoints", log_views.checkpoints, name="log_checkpoints"),
+    path("log/<slug:slug>/tile/<path:path>", log_views.tile, name="log_tile"),
     # Pages
     path("letters/<slug:slug>/sign/", views.sign, name="sign"),
     path("letters/<slug:slug>/signatures/", views.signature_list, name="list"),

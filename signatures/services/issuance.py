@@ -40,6 +40,7 @@ from signatures.services.eligibility import (
     invite_code_hmac,
     invite_code_normalize,
 )
+from signatures.services.log import log_open
 
 # --- issuer keys -------------------------------------------------------------------
 
@@ -72,9 +73,11 @@ def issuer_key_create(*, letter: Letter, private_key=None) -> IssuerKey:
 
 
 def on_letter_opened(sender, *, letter, **kwargs) -> None:
-    """letters.signals.letter_opened receiver: runs inside the opening
+    """letters.signals.letter_opened receiver: the issuer key, then the
+    letter's log (whose entry 0 publishes that key). Runs inside the opening
     transaction, so a failure here rolls the opening back."""
     issuer_key_create(letter=letter)
+    log_open(letter=letter)
 
 
 def token_issue(

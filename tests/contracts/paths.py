@@ -30,6 +30,7 @@ from signatures.services.eligibility import (
     invite_code_hmac,
     invite_code_normalize,
 )
+from signatures.services.log import log_open
 from tests.signatures.conftest import last_code
 from tests.signatures.factories import open_letter
 from tests.signatures.helpers import SigningClient, post_json
@@ -61,6 +62,7 @@ __all__ = [
     "identity_hmac",
     "invite_code_hmac",
     "invite_code_normalize",
+    "log_open",
     "last_code",
     "make_user",
     "membership_group",

@@ -323,6 +323,43 @@ TABLES = {
         "indexes": [],
         "constraints": [],
     },
+    # Added with the letter's transparency log (issue 15).
+    "signatures_letterlog": {
+        "columns": [
+            "created_on",
+            "letter_id",
+            "origin",
+            "private_key_encrypted",
+            "public_key",
+            "size",
+        ],
+        "indexes": [],
+        "constraints": [],
+    },
+    "signatures_logcheckpoint": {
+        "columns": [
+            "id",
+            "letter_id",
+            "note",
+            "published_hour",
+            "root_hash",
+            "signature_count",
+            "tree_size",
+            "withdrawal_count",
+        ],
+        "indexes": [],
+        "constraints": ["log_checkpoint_once"],
+    },
+    "signatures_logentry": {
+        "columns": ["data", "id", "index", "letter_id"],
+        "indexes": [],
+        "constraints": ["log_entry_once"],
+    },
+    "signatures_logtile": {
+        "columns": ["hashes", "id", "index", "letter_id", "level"],
+        "indexes": [],
+        "constraints": ["log_tile_once"],
+    },
     "signatures_signature": {
         "columns": [
             "attestations",
@@ -372,6 +409,10 @@ MODEL_OF_TABLE = {
     "signatures_invitecode": "signatures.InviteCode",
     "signatures_issuance": "signatures.Issuance",
     "signatures_issuerkey": "signatures.IssuerKey",
+    "signatures_letterlog": "signatures.LetterLog",
+    "signatures_logcheckpoint": "signatures.LogCheckpoint",
+    "signatures_logentry": "signatures.LogEntry",
+    "signatures_logtile": "signatures.LogTile",
     "signatures_signature": "signatures.Signature",
 }
 

@@ -37,6 +37,7 @@ LETTER_DETAIL = [
     "issuer",
     "k",
     "locations",
+    "log",  # added with the letter's transparency log (issue 15)
     "slug",
     "state",
     "text_sha256",
@@ -46,6 +47,7 @@ LETTER_DETAIL = [
 ATTESTATION = ["id", "text"]
 GROUP = ["count", "name"]
 ISSUER = ["key_id", "public_key_pem", "variant"]
+LOG = ["checkpoint_url", "origin", "verifier_key"]
 EMAIL_CODE_SENT = ["message", "status"]
 TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]
@@ -122,6 +124,11 @@ def test_letters(golden_letter):
     assert keys(body["issuer"]) == ISSUER
     assert body["eligibility"] == ["email_code", "invite_code"]
     assert body["issuer"]["variant"] == "RSABSSA-SHA384-PSS-Randomized"
+    assert body["log"] is None  # the golden letter was opened before logs existed
+    paths.log_open(letter=golden_letter)
+    body = client.get(LETTER).json()
+    assert keys(body["log"]) == LOG
+    assert body["log"]["checkpoint_url"] == f"/log/{GOLDEN_LETTER_SLUG}/checkpoint"
 
 
 def test_signing_receipts_and_withdrawal(golden_letter, settings):

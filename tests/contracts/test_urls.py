@@ -102,6 +102,10 @@ APP_URLS = {
     "signatures:invite_code_revoke": "c/<slug:slug>/invite-codes/revoke/",
     "signatures:invite_codes": "c/<slug:slug>/invite-codes/",
     "signatures:list": "letters/<slug:slug>/signatures/",
+    # Added with the letter's transparency log (issue 15).
+    "signatures:log_checkpoint": "log/<slug:slug>/checkpoint",
+    "signatures:log_checkpoints": "log/<slug:slug>/checkpoints",
+    "signatures:log_tile": "log/<slug:slug>/tile/<path:path>",
     "signatures:receipt": "receipts/",
     "signatures:sign": "letters/<slug:slug>/sign/",
 }

@@ -1,4 +1,4 @@
-"""Open letters with issuer keys, independent of the letters services.
+"""Open letters with issuer keys and logs, independent of the letters services.
 
 Generating a 2048-bit RSA key takes ~0.1 s, so keys come from a small
 process-wide pool: a letter gets a pooled key that no letter in the current
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from letters.models import Letter, LetterState
 from signatures.models import IssuerKey
 from signatures.services.issuance import issuer_key_create
+from signatures.services.log import log_open
 from tests.support.factories import CampaignFactory
 
 _pool: list[rsa.RSAPrivateKey] = []
@@ -52,5 +53,7 @@ def open_letter(campaign=None, *, with_key: bool = True, **fields) -> Letter:
         **defaults,
     )
     if with_key:
+        # As letters.services.letter_open does (through letter_opened).
         issuer_key_create(letter=letter, private_key=pooled_private_key())
+        log_open(letter=letter)
     return letter
