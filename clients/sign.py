@@ -16,7 +16,9 @@ What happens, in order (each step is one function below):
    everyone: the letter's transparency log starts with an entry that names
    the key, and that entry sits in a tree whose root the log has signed.
    A site that gave *you* a key of your own could recognise your signature
-   later; this program then refuses to go on.
+   later; this program then refuses to go on. (A site could also show you a
+   whole log of your own: a log key or a checkpoint from someone you trust,
+   --log-key and --checkpoint, catches that.)
 3. Ask you to affirm the letter's statements and choose a pseudonym.
 4. Make a random token and blind it (RFC 9474, RSABSSA-SHA384-PSS-Randomized):
    the server signs it without seeing it.
@@ -25,7 +27,8 @@ What happens, in order (each step is one function below):
 6. Unblind the signature and check it with the issuer key.
 7. Optionally wait a random time (--delay), then send the token, its
    signature and your pseudonym, without any cookie or login.
-8. Keep the receipt in a file that only you can read (mode 0600).
+8. Keep the receipt in a file that only you can read (mode 0600). Until
+   the site accepts the signature, the file keeps the token (--resume).
 
 Exit status: 0 signed; 1 the site refused or could not be reached; 2 wrong
 command line; 3 the key check of step 2 failed (do not sign through this site).
@@ -729,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     onion = (address.hostname or "").endswith(".onion")
     if address.scheme != "https" and not (address.scheme == "http" and (local or onion)):
         parser.error("the site's address must start with https:// (http:// only for .onion)")
+    if not args.slug or not all(c.isascii() and (c.isalnum() or c in "-_") for c in args.slug):
+        parser.error("the letter's name has only letters, digits, - and _ (see its address)")
     try:
         others = read_checkpoint_files(args.checkpoint)
     except OSError as error:

@@ -5,6 +5,7 @@ client and the live server that can lie to it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -230,3 +231,17 @@ def run_client(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedPr
         env=client_env(),
         check=False,
     )
+
+
+def go_signer_key(name: str, private_key) -> str:
+    """An Ed25519 private key in golang.org/x/mod/sumdb/note's signer-key
+    form: PRIVATE+KEY+<name>+<key hash>+<base64 of 0x01 || seed>."""
+    seed = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    public = private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    key_hash = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4].hex()
+    key_data = base64.b64encode(b"\x01" + seed).decode()
+    return f"PRIVATE+KEY+{name}+{key_hash}+{key_data}"

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import stat
 import subprocess
 import time
@@ -19,18 +20,23 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core import mail
+from django.db import transaction
 from django.test import Client
 
 from letters.models import LetterState, Visibility
+from signatures import keys, tlog
 from signatures.models import Attestation, EmailCode, Issuance, Signature
 from signatures.services.eligibility import invite_codes_create
+from signatures.services.log import log_append
 from tests.clients.support import (
     Site,
     client_command,
     client_env,
+    go_signer_key,
     letter_entry,
     publish,
     run_client,
+    spki_der,
 )
 from tests.signatures.factories import open_letter
 from tests.support.factories import CampaignFactory
@@ -57,41 +63,55 @@ def site(live_server):
 
 
 @pytest.fixture
-def letter(campaign, site, golog, tmp_path):
-    """An open letter whose log the site serves, its entry 0 naming the
-    letter's issuer key (see log_for)."""
-    letter = open_letter(campaign, slug=SLUG, title="Stop keystroke logging")
-    log_for(letter, site, golog, tmp_path)
-    return letter
+def letter(campaign):
+    """An open letter, with its issuer key and its log (entry 0 and the
+    first checkpoint), as opening a letter makes them."""
+    return open_letter(campaign, slug=SLUG, title="Stop keystroke logging")
 
 
 def issuer_public_key(letter):
     return serialization.load_pem_public_key(letter.issuer_key.public_key_pem.encode())
 
 
-def log_for(letter, site, golog, tmp_path):
-    """The letter's log as LOG_CONTRACT.md describes it, published by Go's
-    sumdb packages and served by `site` at /log/<slug>/, with the letter
-    API's `log` field pointing at it. (The server's own log endpoints are
-    built on another branch; see the report.)"""
-    entry0 = letter_entry(text_sha256=letter.text_hash, public_key=issuer_public_key(letter))
-    log = publish(
-        golog,
-        tmp_path / f"log-{letter.slug}",
-        origin=f"{site.host}/letters/{letter.slug}",
-        entries=[entry0],
-    )
-    site.log_dirs[letter.slug] = log.directory
-    site.letter_edits.append(
-        {
-            "log": {
-                "origin": log.origin,
-                "verifier_key": log.verifier_key,
-                "checkpoint_url": f"/log/{letter.slug}/checkpoint",
-            }
-        }
-    )
-    return log
+def latest_checkpoint(home, name="seen-elsewhere.txt"):
+    """The log's checkpoint now, saved as someone else (a colleague, a
+    journalist) would."""
+    response = Client().get(f"/log/{SLUG}/checkpoint")
+    assert response.status_code == 200
+    path = home / name
+    path.write_bytes(response.content)
+    return path
+
+
+def grow_log(letter, count: int) -> None:
+    """Append `count` signature entries to the letter's log, as a batch seal
+    does (the tokens are random: only the tree matters here)."""
+    entries = [
+        tlog.signature_entry(
+            token=secrets.token_bytes(115),
+            signature=secrets.token_bytes(256),
+            fields_sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+        )
+        for i in range(count)
+    ]
+    with transaction.atomic():
+        log_append(letter=letter, entries=sorted(entries))
+
+
+def key_of_your_own():
+    """A fresh issuer key, and an edit of the letter API's answer that hands
+    it out in place of the letter's."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+    def edit(answer):
+        issuer = {**answer["issuer"], "public_key_pem": pem}
+        issuer["key_id"] = hashlib.sha256(spki_der(key)).hexdigest()
+        return {**answer, "issuer": issuer}
+
+    return key, edit
 
 
 @pytest.fixture
@@ -134,7 +154,8 @@ def test_signs_with_an_invite_code_and_keeps_the_receipt(site, letter, campaign,
         "/api/v1/receipts/status", {"receipt": record["receipt"]}, content_type="application/json"
     )
     assert status.status_code == 200 and status.json()["status"] == "counted"
-    assert record["checkpoint"].startswith(f"{site.host}/letters/{SLUG}\n1\n")
+    assert record["checkpoint"] == Client().get(f"/log/{SLUG}/checkpoint").content.decode()
+    assert record["checkpoint"].startswith(f"{letter.log.origin}\n1\n")
 
     # Interop: the token the client blinded and unblinded is the one the
     # server spent, and its signature verifies with cryptography's RSA-PSS
@@ -241,20 +262,9 @@ def test_a_key_of_your_own_is_refused_before_anything_is_sent(site, letter, camp
     its own (which would let it recognise the signature later), while the
     log's entry 0 names the letter's key. The client refuses before it asks
     for a code or a token; the same invite code then signs honestly."""
-    mine = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    pem = mine.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    der = mine.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-    def key_of_your_own(answer):
-        issuer = {**answer["issuer"], "public_key_pem": pem}
-        issuer["key_id"] = hashlib.sha256(der).hexdigest()
-        return {**answer, "issuer": issuer}
-
-    site.letter_edits.append(key_of_your_own)
+    mine, edit = key_of_your_own()
+    der = spki_der(mine)
+    site.letter_edits.append(edit)
     code = invite_code(campaign)
     for proof in (["--invite", code], ["--email", "ann@example.com"]):
         result = sign(site, *proof, cwd=home)
@@ -266,8 +276,72 @@ def test_a_key_of_your_own_is_refused_before_anything_is_sent(site, letter, camp
     assert posts(site) == [] and mail.outbox == []
     assert not Issuance.objects.exists() and not (home / RECEIPT).exists()
 
-    site.letter_edits.remove(key_of_your_own)
+    site.letter_edits.remove(edit)
     assert sign(site, "--invite", code, cwd=home).returncode == 0
+
+
+def test_signs_against_a_log_of_many_entries_and_an_older_checkpoint(site, letter, campaign, home):
+    """Entry 0 found in the server's own tiles (three levels, partial tiles)
+    and in the tree of a checkpoint someone saw when the log was younger."""
+    older = latest_checkpoint(home)
+    grow_log(letter, 600)
+    grow_log(letter, 70)
+    result = sign(site, "--invite", invite_code(campaign), "--checkpoint", str(older), cwd=home)
+    assert result.returncode == 0, result.stderr
+    fetched = {seen.path for seen in site.seen if seen.path.startswith(f"/log/{SLUG}/")}
+    assert f"/log/{SLUG}/tile/0/000" in fetched  # 671 = 2 * 256 + 159 entries
+    assert f"/log/{SLUG}/tile/0/002.p/159" in fetched
+    assert f"/log/{SLUG}/tile/1/000.p/2" in fetched
+    assert f"/log/{SLUG}/tile/entries/000" in fetched
+    assert json.loads((home / RECEIPT).read_text())["checkpoint"].split("\n")[1] == "671"
+
+
+def test_a_log_of_your_own_under_the_logs_key_is_refused_with_someone_elses_checkpoint(
+    site, letter, campaign, home, golog, tmp_path
+):
+    """The operator holds the log's key: for one signer it hands out a key of
+    its own AND a whole log of its own, whose entry 0 names that key, signed
+    with the log's real key (published here by Go's sumdb packages). A
+    checkpoint of the real log that someone else saved exposes it."""
+    grow_log(letter, 30)
+    elsewhere = latest_checkpoint(home)
+    mine, edit = key_of_your_own()
+    log = letter.log
+    log_key = keys.decrypt_log_key(
+        log.private_key_encrypted, letter_id=letter.pk, public_key=bytes(log.public_key)
+    )
+    fork = publish(
+        golog,
+        tmp_path / "fork",
+        origin=log.origin,
+        entries=[letter_entry(text_sha256=letter.text_hash, public_key=mine)]
+        + [
+            tlog.signature_entry(token=b"t%d" % i, signature=b"s", fields_sha256="0" * 64)
+            for i in range(40)
+        ],
+        signer_key=go_signer_key(log.origin, log_key),
+        verifier_key=log.verifier_key,
+    )
+    assert fork.checkpoint().endswith("\n") and "\n41\n" in fork.checkpoint()
+    site.log_dirs[SLUG] = fork.directory
+    site.letter_edits.append(edit)
+
+    result = sign(
+        site,
+        "--invite",
+        invite_code(campaign),
+        "--log-key",
+        log.verifier_key,
+        "--checkpoint",
+        str(elsewhere),
+        cwd=home,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "not the one in the checkpoint you gave" in result.stderr
+    assert posts(site) == [] and not Issuance.objects.exists()
+    # The fork's own checkpoint does verify with the real log key: the
+    # refusal came from the checkpoint seen elsewhere, nothing else.
+    assert tlog.open_note(fork.checkpoint(), log.verifier_key)
 
 
 def test_a_log_key_other_than_the_pinned_one_is_refused(site, letter, campaign, home):
@@ -360,3 +434,8 @@ def test_a_refused_signature_keeps_the_token_for_resume(site, letter, campaign, 
 def test_plain_http_to_another_host_is_refused(home):
     result = run_client("http://organizing.example", SLUG, cwd=home)
     assert result.returncode == 2 and "https://" in result.stderr
+
+
+def test_a_letter_name_that_is_not_a_slug_is_refused(home):
+    result = run_client("https://organizing.example", "../receipts/status", cwd=home)
+    assert result.returncode == 2 and "letter's name" in result.stderr
