@@ -414,6 +414,12 @@ def test_a_random_delay_then_a_stop_then_resume(site, letter, campaign, home):
     assert record["receipt"] and record["token"] == pending["token"]
     again = run_client(site.url, SLUG, "--resume", cwd=home)
     assert again.returncode == 1 and "nothing to resume" in again.stderr
+    # A spent token sent again (the receipt removed from the file) is
+    # refused by the server.
+    (home / RECEIPT).write_text(json.dumps({**pending, "checkpoint": record["checkpoint"]}))
+    spent = run_client(site.url, SLUG, "--resume", cwd=home)
+    assert spent.returncode == 1 and "409" in spent.stderr, spent.stderr
+    assert Signature.objects.count() == 1
 
 
 def test_a_short_delay_is_waited(site, letter, campaign, home):
