@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,7 +42,9 @@ from core import text
 from core.crypto import keyed_hash
 from core.errors import AppError
 from core.ratelimit import RateLimited
-from letters.models import Letter, LetterState
+from letters.markdown import markdown_to_text
+from letters.models import Letter, LetterState, Update
+from letters.selectors import letter_updates
 from organizing.models import Campaign
 from organizing.services import audit_record, require_organizer
 from signatures import blindrsa, keys
@@ -789,6 +792,22 @@ def _receipt_signature(receipt) -> Signature:
     return found
 
 
+RECEIPT_UPDATES = 20
+
+
+def receipt_update(update: Update) -> dict:
+    """An update of the signed letter as the receipt API lists it."""
+    page = reverse("letters:public", args=[update.letter.slug])
+    return {
+        "id": str(update.pk),
+        "title": update.title,
+        "published": update.published_at.isoformat(),
+        "edited": update.edited_at.isoformat() if update.edited_at else None,
+        "text": markdown_to_text(update.body),
+        "url": f"{page}#update-{update.pk}",
+    }
+
+
 def receipt_status(*, receipt) -> dict:
     signature = _receipt_signature(receipt)
     exports = []
@@ -802,6 +821,11 @@ def receipt_status(*, receipt) -> dict:
         "pseudonym": signature.pseudonym,
         "can_withdraw": not signature.withdrawn and letter.state != LetterState.DELIVERED,
         "exports": exports,
+        # The letter's news, newest first (what its page shows).
+        "updates": [
+            receipt_update(update)
+            for update in letter_updates(letter).select_related("letter")[:RECEIPT_UPDATES]
+        ],
     }
 
 
