@@ -51,9 +51,14 @@ TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]
 SIGNATURE_LIST = ["count", "next", "page", "pages", "results", "tokens_issued"]
 SIGNATURE_ROW = ["comment", "department", "location", "pseudonym", "public_name"]
-RECEIPT_STATUS = ["can_withdraw", "exports", "letter", "pseudonym", "status"]
+# updates: added with the letters' updates (issue 17).
+RECEIPT_STATUS = ["can_withdraw", "exports", "letter", "pseudonym", "status", "updates"]
 RECEIPT_LETTER = ["slug", "state", "title"]
 RECEIPT_EXPORT = ["created", "id", "url"]
+RECEIPT_UPDATE = ["edited", "id", "published", "text", "title", "url"]
+# The timeline (issue 17).
+TIMELINE = ["count", "goal", "k", "periods", "slug", "tokens_issued"]
+TIMELINE_PERIOD = ["from", "signatures", "to", "tokens_issued", "total"]
 # stall_notice: added with the export heartbeat (issue 13).
 EXPORT_STATUS = ["error", "finished", "progress", "stall_notice", "status", "status_display"]
 ERROR = ["error", "message"]
@@ -123,6 +128,10 @@ def test_letters(golden_letter):
     assert body["eligibility"] == ["email_code", "invite_code"]
     assert body["issuer"]["variant"] == "RSABSSA-SHA384-PSS-Randomized"
 
+    status, body = get(client, f"{LETTER}/timeline")
+    assert (status, keys(body)) == (200, TIMELINE)
+    assert [keys(period) for period in body["periods"]][:1] == [TIMELINE_PERIOD]
+
 
 def test_signing_receipts_and_withdrawal(golden_letter, settings):
     client = Client()
@@ -164,11 +173,14 @@ def test_signing_receipts_and_withdrawal(golden_letter, settings):
     directory.mkdir(parents=True)
     (directory / "manifest.json").write_text(f'[{{"id": "{created["id"]}"}}]')
 
+    paths.Update.objects.create(letter=golden_letter, title="Delivered", body="To *them*.")
+
     receipt = {"receipt": created["receipt"]}
     status, body = paths.post_json(client, f"{API}/receipts/status", receipt)
     assert (status, keys(body), body["status"]) == (200, RECEIPT_STATUS, "counted")
     assert keys(body["letter"]) == RECEIPT_LETTER
     assert [keys(e) for e in body["exports"]] == [RECEIPT_EXPORT]
+    assert [keys(u) for u in body["updates"]] == [RECEIPT_UPDATE]
     assert body["exports"][0]["url"] == f"/c/acme/verify/{export.pk}/"
 
     status, body = paths.post_json(client, f"{API}/receipts/withdraw", receipt)
