@@ -239,8 +239,9 @@ class Timeline:
         return any(period.days > 1 for period in self.periods)
 
     @property
-    def busiest(self) -> int:
-        return max((period.signatures for period in self.periods), default=0)
+    def busiest_day(self) -> int:
+        """The most signatures of a period that is a single day (0 if none is)."""
+        return max((p.signatures for p in self.periods if p.days == 1), default=0)
 
 
 def _shows(n: int, k: int) -> bool:

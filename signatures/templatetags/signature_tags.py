@@ -46,24 +46,28 @@ class Bar:
 
 
 def chart_bars(periods: list[TimelinePeriod]) -> list[Bar]:
-    """One bar per period, as high as its signatures, in the chart's viewBox."""
+    """One bar per period, in the chart's viewBox: as wide as its days, as high
+    as its signatures per day (a period of three quiet days is a wide, low bar,
+    not a tall one that looks like a single day)."""
     if not periods:
         return []
-    slot = CHART_WIDTH / len(periods)
+    total_days = sum(period.days for period in periods)
+    slot = CHART_WIDTH / total_days
     gap = slot * 0.15 if slot >= 4 else 0
-    busiest = max(period.signatures for period in periods) or 1
-    bars = []
-    for index, period in enumerate(periods):
-        height = (CHART_HEIGHT - CHART_HEADROOM) * period.signatures / busiest
+    busiest = max(period.signatures / period.days for period in periods) or 1
+    bars, day = [], 0
+    for period in periods:
+        height = (CHART_HEIGHT - CHART_HEADROOM) * (period.signatures / period.days) / busiest
         bars.append(
             Bar(
                 period=period,
-                x=f"{index * slot + gap / 2:.2f}",
+                x=f"{day * slot + gap / 2:.2f}",
                 y=f"{CHART_HEIGHT - height:.2f}",
-                width=f"{slot - gap:.2f}",
+                width=f"{period.days * slot - gap:.2f}",
                 height=f"{height:.2f}",
             )
         )
+        day += period.days
     return bars
 
 

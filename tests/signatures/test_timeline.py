@@ -309,12 +309,23 @@ def test_public_page_draws_the_chart_and_the_table(roles, busy_letter, client):
     section = html[html.index('<section class="timeline"') :]
     section = section[: section.index("</section>")]
     svg = section[section.index("<svg") : section.index("</svg>")]
-    # One bar per period, heights proportional to the signatures (7 is the most).
-    heights = [
-        float(h) for h in re.findall(r'<rect class="timeline-bar"[^>]* height="([\d.]+)"', svg)
+    # One bar per period, as wide as its days (4 days: 150 each, less the
+    # gap), as high as its signatures per day (the busiest day, 7, is the top).
+    bars = re.findall(
+        r'<rect class="timeline-bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)" '
+        r'height="([\d.]+)"',
+        svg,
+    )
+    assert [(float(x), float(w)) for x, w, _h in bars] == [
+        (11.25, 127.5),
+        (161.25, 277.5),
+        (461.25, 127.5),
     ]
-    assert len(heights) == 3
-    assert heights[2] == max(heights) and heights[0] == pytest.approx(heights[2] * 6 / 7, abs=0.01)
+    heights = [float(h) for _x, _w, h in bars]
+    assert heights[2] == 152.0
+    assert heights[0] == pytest.approx(152 * 6 / 7, abs=0.01)
+    assert heights[1] == pytest.approx(152 * 2.5 / 7, abs=0.01)
+    assert "Busiest day: 7 signatures." in section
     assert "<title>6 May 2024: 6 signatures</title>" in svg
     assert "<title>7 May to 8 May 2024: 5 signatures</title>" in svg
     # CSP: no style attribute, no script, no inline style element anywhere.
@@ -351,12 +362,15 @@ def test_a_letter_without_signatures_says_so(roles, client):
 
 
 def test_chart_bars_fit_the_view_box():
-    d = days(400)
     from signatures.selectors import TimelinePeriod
 
-    periods = [TimelinePeriod(day, day, i % 9, 0, 0) for i, day in enumerate(d)]
+    d = days(400)
+    periods = [TimelinePeriod(day, day, i % 9, 0, 0) for i, day in enumerate(d[:-10])]
+    periods.append(TimelinePeriod(d[-10], d[-1], 30, 0, 0))  # ten quiet days: 3 a day
     bars = chart_bars(periods)
-    assert len(bars) == 400
-    assert float(bars[-1].x) + float(bars[-1].width) <= 600.01
-    assert all(0 <= float(bar.y) <= 160 and float(bar.height) <= 160 for bar in bars)
+    assert len(bars) == 391
+    assert float(bars[-1].x) + float(bars[-1].width) == pytest.approx(600, abs=0.01)
+    assert float(bars[-1].width) == pytest.approx(15, abs=0.01)
+    assert all(0 <= float(bar.y) <= 160 and float(bar.height) <= 152 for bar in bars)
+    assert float(bars[-1].height) == pytest.approx(152 * 3 / 8, abs=0.01)
     assert chart_bars([]) == []
