@@ -524,8 +524,11 @@ def update_delete(request, pk, update_id, *, campaign, membership):
 
 
 def _atom(feed, *, noindex: bool = False) -> HttpResponse:
+    """The feed, kept by no cache: the same for everyone, but a copy on a work
+    laptop's disk would tell who follows the letter."""
     response = HttpResponse(content_type=feed.content_type)
     feed.write(response, "utf-8")
+    response["Cache-Control"] = "no-store"
     if noindex:
         response["X-Robots-Tag"] = "noindex"
     return response

@@ -105,6 +105,7 @@ def timeline_csv(request, slug):
     letter = _letter_or_404(request, slug)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{base_slug(letter)}-timeline.csv"'
+    response["Cache-Control"] = "no-store"  # as the API's answers
     writer = csv.writer(response, lineterminator="\r\n")
     writer.writerow(TIMELINE_CSV_COLUMNS)
     for period in letter_timeline(letter).periods:

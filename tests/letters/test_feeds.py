@@ -37,6 +37,7 @@ def _get(client, url):
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     assert response["Content-Type"] == ATOM_TYPE
+    assert response["Cache-Control"] == "no-store"
     return response.content
 
 

@@ -257,6 +257,7 @@ def test_timeline_csv_for_every_role(role, roles, busy_letter, client_for):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="busy-timeline.csv"'
+    assert response["Cache-Control"] == "no-store"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert rows == [
         {key: str(value) for key, value in period.items()} for period in EXPECTED_PERIODS
