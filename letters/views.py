@@ -28,7 +28,7 @@ from letters.forms import (
 from letters.markdown import render_markdown
 from letters.models import Comment, Letter, LetterState, Revision, Update, Visibility
 from organizing.decorators import organizer_required, staff_of_campaign_required
-from organizing.models import Campaign
+from organizing.models import Campaign, Role
 
 # --- the public page ----------------------------------------------------------
 
@@ -398,6 +398,15 @@ def _updates_url(campaign, letter) -> str:
     return reverse("letters:updates", args=[campaign.slug, letter.pk])
 
 
+def _letter_for_updates(campaign, pk, membership) -> Letter:
+    """The letter, for its updates pages: delegates reach only published
+    letters (drafts are the organizers' own)."""
+    letter = _letter(campaign, pk)
+    if membership.role != Role.ORGANIZER and letter.state not in selectors.PUBLISHED_STATES:
+        raise Http404
+    return letter
+
+
 def _update(letter, update_id) -> Update:
     return get_object_or_404(
         Update.objects.select_related("letter__campaign"), pk=update_id, letter=letter
@@ -412,7 +421,7 @@ def _update_preview(data) -> dict:
 @staff_of_campaign_required
 def updates(request, pk, *, campaign, membership):
     """The letter's updates, and the form to post one."""
-    letter = _letter(campaign, pk)
+    letter = _letter_for_updates(campaign, pk, membership)
     form = UpdateForm(request.POST or None)
     preview = None
     status = 200
@@ -457,7 +466,7 @@ def updates(request, pk, *, campaign, membership):
 @require_http_methods(["GET", "POST"])
 @staff_of_campaign_required
 def update_edit(request, pk, update_id, *, campaign, membership):
-    letter = _letter(campaign, pk)
+    letter = _letter_for_updates(campaign, pk, membership)
     update = _update(letter, update_id)
     back = _updates_url(campaign, letter)
     if not services.update_may_change(membership=membership, update=update):
@@ -503,7 +512,7 @@ def update_edit(request, pk, update_id, *, campaign, membership):
 @require_POST
 @staff_of_campaign_required
 def update_delete(request, pk, update_id, *, campaign, membership):
-    letter = _letter(campaign, pk)
+    letter = _letter_for_updates(campaign, pk, membership)
     update = _update(letter, update_id)
     back = _updates_url(campaign, letter)
     if not services.update_may_change(membership=membership, update=update):

@@ -312,3 +312,16 @@ def test_public_page_without_updates_says_so(roles, make_letter, client):
     html = client.get(reverse("letters:public", args=[letter.slug])).content.decode()
     assert "No update yet." in html
     assert "Latest update:" not in html
+
+
+@pytest.mark.parametrize("state", [LetterState.DRAFT, LetterState.REVIEW])
+def test_delegates_do_not_reach_drafts_through_the_updates_pages(
+    state, roles, make_letter, client_for
+):
+    letter = make_letter(state, title="Secret draft title")
+    url = reverse("letters:updates", args=["acme", letter.pk])
+    response = client_for(roles.delegate).get(url)
+    assert response.status_code == 404
+    assert b"Secret draft title" not in response.content
+    assert client_for(roles.delegate).post(url, {"title": "x"}).status_code == 404
+    assert client_for(roles.organizer).get(url).status_code == 200
