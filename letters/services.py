@@ -47,6 +47,7 @@ from letters.models import (
     Visibility,
     new_unlisted_token,
 )
+from letters.selectors import approval_count
 from letters.signals import letter_opened
 from organizing.models import Role
 from organizing.services import audit_record, require_organizer, require_role
@@ -257,21 +258,6 @@ def _slug_for(*, base: str, visibility: str, token: str) -> str:
 
 def _clean_base_slug(value: str) -> str:
     return slugify(value or "")[:MAX_BASE_SLUG_CHARS].strip("-")
-
-
-def approvals_counting(letter: Letter):
-    """Live approvals of the current revision by people who are organizers now."""
-    return Approval.objects.filter(
-        letter=letter,
-        voided_at__isnull=True,
-        revision_id=letter.current_revision_id,
-        approver__memberships__campaign_id=letter.campaign_id,
-        approver__memberships__role=Role.ORGANIZER,
-    )
-
-
-def approval_count(letter: Letter) -> int:
-    return approvals_counting(letter).values("approver").distinct().count()
 
 
 # --- drafting ---------------------------------------------------------------------------
