@@ -69,6 +69,13 @@ Chat messages at 11 pm are not an emergency. *Draft: please comment.*
 DRAFT_DEMANDS = ["No expectation to answer messages outside working hours."]
 
 
+DEMO_UPDATE_TITLE = "The letter is open"
+DEMO_UPDATE_BODY = """\
+Thank you for reading. Sign if you work here, and tell colleagues you trust
+**in person**, not over work chat. We will post here when we deliver it.
+"""
+
+
 def _organizers(campaign, accounts, stdout):
     organizers = [accounts["organizer"]]
     for email, password, display_name, secret in EXTRA_ORGANIZERS:
@@ -94,7 +101,8 @@ def _organizers(campaign, accounts, stdout):
 
 
 def seed_letters(*, campaign, accounts, stdout, **kwargs):
-    """Idempotent: an open public letter and a draft in the demo campaign."""
+    """Idempotent: an open public letter with an update, and a draft, in the
+    demo campaign."""
     organizers = _organizers(campaign, accounts, stdout)
     first = organizers[0]
     letter = Letter.objects.filter(slug=DEMO_OPEN_SLUG).first()
@@ -120,6 +128,13 @@ def seed_letters(*, campaign, accounts, stdout, **kwargs):
             services.letter_open(actor=first, letter=letter)
         else:
             stdout.write("Demo letter stays in review: the campaign needs more approvals.")
+    if letter.state == LetterState.OPEN and not letter.updates.exists():
+        services.update_post(
+            actor=first,
+            letter=letter,
+            title=DEMO_UPDATE_TITLE,
+            body=DEMO_UPDATE_BODY,
+        )
     if not Letter.objects.filter(slug=DEMO_DRAFT_SLUG).exists():
         services.letter_create(
             actor=first,

@@ -8,6 +8,8 @@ from letters.models import (
     MAX_COMMENT_CHARS,
     MAX_DEMAND_CHARS,
     MAX_DEMANDS,
+    MAX_UPDATE_BODY_CHARS,
+    MAX_UPDATE_TITLE_CHARS,
     Visibility,
 )
 from letters.services import (
@@ -139,3 +141,24 @@ class CommentForm(forms.Form):
 
 class VisibilityForm(forms.Form):
     visibility = forms.ChoiceField(label=_("Visibility"), choices=Visibility.choices)
+
+
+class UpdateForm(forms.Form):
+    title = forms.CharField(
+        label=_("Title of the update"),
+        max_length=MAX_UPDATE_TITLE_CHARS,
+        help_text=_("For example “Delivered to leadership” or “Leadership answered”."),
+        error_messages={"max_length": _too_long(_("The title"))},
+    )
+    body = forms.CharField(
+        label=_("What happened (Markdown)"),
+        max_length=MAX_UPDATE_BODY_CHARS,
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_(
+            "Public at once: on the letter's page, in its feed and with signers' receipts. "
+            "Markdown as in the letter; HTML and images are not shown."
+        ),
+        error_messages={"max_length": _too_long(_("The text"))},
+    )

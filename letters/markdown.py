@@ -8,6 +8,8 @@ letter must never make its readers' browsers contact another host.
 
 from __future__ import annotations
 
+import html
+
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
@@ -66,3 +68,10 @@ def sanitize_html(html: str) -> str:
 def render_markdown(text: str) -> SafeString:
     """Render a letter's Markdown into HTML that is safe to embed in a page."""
     return mark_safe(sanitize_html(_parser.render(text or "")))  # noqa: S308 - sanitized by nh3
+
+
+def markdown_to_text(text: str) -> str:
+    """The plain text of rendered Markdown (no markup at all), for places that
+    show text, not HTML (a receipt's list of updates)."""
+    rendered = sanitize_html(_parser.render(text or ""))
+    return html.unescape(nh3.clean(rendered, tags=set())).strip()

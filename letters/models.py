@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -183,3 +184,41 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"approval by {self.approver_name} of {self.revision}"
+
+
+MAX_UPDATE_TITLE_CHARS = 200
+MAX_UPDATE_BODY_CHARS = 10_000
+
+
+class Update(models.Model):
+    """News about a published letter, told to its signers and readers.
+
+    Shown on the public letter page (newest first), in the letter's and the
+    campaign's Atom feeds and with a signer's receipt. Public: it names the
+    campaign's organizers as its author, never the person who wrote it
+    (`author` is for the organizers' own pages and the audit log). The random
+    id is the Atom entry's id, so it never changes, whatever the letter's
+    address becomes.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="updates")
+    title = models.CharField(_("title"), max_length=MAX_UPDATE_TITLE_CHARS)
+    body = models.TextField(_("text (Markdown)"), max_length=MAX_UPDATE_BODY_CHARS, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    published_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-published_at", "id"]
+        indexes = [models.Index(fields=["letter", "-published_at"], name="update_letter_newest")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def updated_at(self):
+        """When it last changed: Atom's `updated`."""
+        return self.edited_at or self.published_at

@@ -8,6 +8,10 @@ concurrent requests see one consistent order of events.
 
 Life cycle: draft → review → open → closed → delivered, with review → draft
 to change the text again (which voids every approval).
+
+Updates (news for the signers) are posted on published letters by organizers
+and delegates; an organizer may change or delete any of them, a delegate the
+ones they wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -32,14 +36,18 @@ from letters.models import (
     MAX_COMMENT_CHARS,
     MAX_DEMAND_CHARS,
     MAX_DEMANDS,
+    MAX_UPDATE_BODY_CHARS,
+    MAX_UPDATE_TITLE_CHARS,
     Approval,
     Comment,
     Letter,
     LetterState,
     Revision,
+    Update,
     Visibility,
     new_unlisted_token,
 )
+from letters.selectors import approval_count
 from letters.signals import letter_closed, letter_opened
 from organizing.models import Role
 from organizing.services import audit_record, require_organizer, require_role
@@ -250,21 +258,6 @@ def _slug_for(*, base: str, visibility: str, token: str) -> str:
 
 def _clean_base_slug(value: str) -> str:
     return slugify(value or "")[:MAX_BASE_SLUG_CHARS].strip("-")
-
-
-def approvals_counting(letter: Letter):
-    """Live approvals of the current revision by people who are organizers now."""
-    return Approval.objects.filter(
-        letter=letter,
-        voided_at__isnull=True,
-        revision_id=letter.current_revision_id,
-        approver__memberships__campaign_id=letter.campaign_id,
-        approver__memberships__role=Role.ORGANIZER,
-    )
-
-
-def approval_count(letter: Letter) -> int:
-    return approvals_counting(letter).values("approver").distinct().count()
 
 
 # --- drafting ---------------------------------------------------------------------------
@@ -671,3 +664,110 @@ def comment_resolve(*, actor, comment: Comment, resolved: bool = True) -> Commen
         obj=thread,
     )
     return thread
+
+
+# --- updates ---------------------------------------------------------------------------
+
+# Updates are public: only a letter that has a public page gets them.
+UPDATE_STATES = (LetterState.OPEN, LetterState.CLOSED, LetterState.DELIVERED)
+UPDATE_ROLES = frozenset({Role.ORGANIZER, Role.DELEGATE})
+
+
+def clean_update(*, title, body) -> dict:
+    """An update's normalized title and text, or a ValidationError per field."""
+    text = {"title": _normalize_line(title), "body": _normalize_block(body)}
+    errors: dict[str, list[str]] = {}
+    if not text["title"]:
+        errors["title"] = [_("An update needs a title.")]
+    elif len(text["title"]) > MAX_UPDATE_TITLE_CHARS:
+        errors["title"] = [
+            _("The title is too long: at most %(max)d characters.")
+            % {"max": MAX_UPDATE_TITLE_CHARS}
+        ]
+    elif text_rule.has_invisible_characters(text["title"]):
+        errors["title"] = [text_rule.invisible_message(_("Title"))]
+    # Tabs may indent Markdown; no other control character (the feeds are
+    # XML, which cannot carry most of them).
+    if text_rule.has_invisible_characters(text["body"].replace("\t", " "), multiline=True):
+        errors["body"] = [text_rule.invisible_message(_("Text"))]
+    elif len(text["body"]) > MAX_UPDATE_BODY_CHARS:
+        errors["body"] = [
+            _("The text is too long: %(length)d characters, at most %(max)d.")
+            % {"length": len(text["body"]), "max": MAX_UPDATE_BODY_CHARS}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return text
+
+
+def update_may_change(*, membership, update: Update) -> bool:
+    """Organizers change every update of their campaign; delegates their own."""
+    return membership is not None and (
+        membership.role == Role.ORGANIZER
+        or (membership.role == Role.DELEGATE and update.author_id == membership.user_id)
+    )
+
+
+def _require_update_change(*, actor, update: Update):
+    membership = require_role(user=actor, campaign=update.letter.campaign, roles=UPDATE_ROLES)
+    if not update_may_change(membership=membership, update=update):
+        raise PermissionDenied(_("Only organizers and its author can change this update."))
+    return membership
+
+
+@transaction.atomic
+def update_post(*, actor, letter: Letter, title: str, body: str = "") -> Update:
+    """Post an update on a published letter: public at once."""
+    require_role(user=actor, campaign=letter.campaign, roles=UPDATE_ROLES)
+    locked = _lock(letter)
+    _require_state(locked, *UPDATE_STATES, action=_("post an update on"))
+    update = Update.objects.create(
+        letter=locked, author=actor, **clean_update(title=title, body=body)
+    )
+    audit_record(
+        campaign=locked.campaign,
+        actor=actor,
+        action="update.post",
+        obj=update,
+        summary=f"{locked.title}: {update.title}",
+    )
+    return update
+
+
+@transaction.atomic
+def update_edit(*, actor, update: Update, title: str, body: str = "") -> Update:
+    """Change an update's title or text; its id and publication time stay."""
+    _require_update_change(actor=actor, update=update)
+    locked = Update.objects.select_for_update().select_related("letter__campaign").get(pk=update.pk)
+    text = clean_update(title=title, body=body)
+    changed = [name for name, value in text.items() if getattr(locked, name) != value]
+    if not changed:
+        return locked
+    for name, value in text.items():
+        setattr(locked, name, value)
+    locked.edited_at = timezone.now()
+    locked.save(update_fields=[*text, "edited_at"])
+    audit_record(
+        campaign=locked.letter.campaign,
+        actor=actor,
+        action="update.edit",
+        obj=locked,
+        summary=f"{locked.letter.title}: {locked.title} ({', '.join(changed)})",
+    )
+    return locked
+
+
+@transaction.atomic
+def update_delete(*, actor, update: Update) -> None:
+    """Delete an update: it leaves the letter page and the feeds. The audit
+    log keeps its title."""
+    _require_update_change(actor=actor, update=update)
+    deleted, _rows = Update.objects.filter(pk=update.pk).delete()
+    if deleted:
+        audit_record(
+            campaign=update.letter.campaign,
+            actor=actor,
+            action="update.delete",
+            obj=update,
+            summary=f"{update.letter.title}: {update.title}",
+        )

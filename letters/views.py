@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -16,12 +16,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from letters import selectors, services
+from letters import feeds, selectors, services
 from letters.diff import has_changes, revision_diff
-from letters.forms import CommentForm, LetterCreateForm, LetterEditForm, VisibilityForm
+from letters.forms import (
+    CommentForm,
+    LetterCreateForm,
+    LetterEditForm,
+    UpdateForm,
+    VisibilityForm,
+)
 from letters.markdown import render_markdown
-from letters.models import Comment, Letter, LetterState, Revision
-from organizing.decorators import organizer_required
+from letters.models import Comment, Letter, LetterState, Revision, Update, Visibility
+from organizing.decorators import organizer_required, staff_of_campaign_required
+from organizing.models import Campaign, Role
 
 # --- the public page ----------------------------------------------------------
 
@@ -37,6 +44,7 @@ def public(request, slug):
         {
             "letter": letter,
             "body_html": render_markdown(letter.body),
+            "updates": list(selectors.letter_updates(letter)),
             "og_url": request.build_absolute_uri(request.path),
             "og_image": request.build_absolute_uri(static("img/og-letter.png")),
         },
@@ -52,11 +60,11 @@ def _letter(campaign, pk) -> Letter:
     )
 
 
-def _refused(request, campaign, letter, error, status):
+def _refused(request, campaign, letter, error, status, *, back_url=None):
     return render(
         request,
         "letters/refused.html",
-        {"campaign": campaign, "letter": letter, "errors": error.messages},
+        {"campaign": campaign, "letter": letter, "errors": error.messages, "back_url": back_url},
         status=status,
     )
 
@@ -378,3 +386,183 @@ def visibility(request, pk, *, campaign, membership):
         return _refused(request, campaign, letter, exc, 409)
     messages.success(request, _("Visibility changed. The letter's address is now shown below."))
     return redirect("letters:manage_detail", campaign.slug, letter.pk)
+
+
+# --- updates -----------------------------------------------------------------------
+#
+# Organizers and delegates post them (a delegate reports the delivery and the
+# answer); letters.services decides who may change which.
+
+
+def _updates_url(campaign, letter) -> str:
+    return reverse("letters:updates", args=[campaign.slug, letter.pk])
+
+
+def _letter_for_updates(campaign, pk, membership) -> Letter:
+    """The letter, for its updates pages: delegates reach only published
+    letters (drafts are the organizers' own)."""
+    letter = _letter(campaign, pk)
+    if membership.role != Role.ORGANIZER and letter.state not in selectors.PUBLISHED_STATES:
+        raise Http404
+    return letter
+
+
+def _update(letter, update_id) -> Update:
+    return get_object_or_404(
+        Update.objects.select_related("letter__campaign"), pk=update_id, letter=letter
+    )
+
+
+def _update_preview(data) -> dict:
+    return {"title": data["title"], "body_html": render_markdown(data["body"])}
+
+
+@require_http_methods(["GET", "POST"])
+@staff_of_campaign_required
+def updates(request, pk, *, campaign, membership):
+    """The letter's updates, and the form to post one."""
+    letter = _letter_for_updates(campaign, pk, membership)
+    form = UpdateForm(request.POST or None)
+    preview = None
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        elif "preview" in request.POST:
+            preview = _update_preview(form.cleaned_data)
+        else:
+            try:
+                services.update_post(actor=request.user, letter=letter, **form.cleaned_data)
+            except services.LetterStateError as exc:
+                return _refused(
+                    request, campaign, letter, exc, 409, back_url=_updates_url(campaign, letter)
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            else:
+                messages.success(request, _("The update is posted: it is public now."))
+                return redirect("letters:updates", campaign.slug, letter.pk)
+    rows = [
+        (update, services.update_may_change(membership=membership, update=update))
+        for update in selectors.letter_updates(letter)
+    ]
+    return render(
+        request,
+        "letters/updates.html",
+        {
+            "campaign": campaign,
+            "membership": membership,
+            "letter": letter,
+            "form": form,
+            "preview": preview,
+            "rows": rows,
+            "can_post": letter.state in services.UPDATE_STATES,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_of_campaign_required
+def update_edit(request, pk, update_id, *, campaign, membership):
+    letter = _letter_for_updates(campaign, pk, membership)
+    update = _update(letter, update_id)
+    back = _updates_url(campaign, letter)
+    if not services.update_may_change(membership=membership, update=update):
+        return _refused(
+            request,
+            campaign,
+            letter,
+            ValidationError(_("Only organizers and its author can change this update.")),
+            403,
+            back_url=back,
+        )
+    form = UpdateForm(request.POST or None, initial={"title": update.title, "body": update.body})
+    preview = None
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        elif "preview" in request.POST:
+            preview = _update_preview(form.cleaned_data)
+        else:
+            try:
+                services.update_edit(actor=request.user, update=update, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            else:
+                messages.success(request, _("The update is saved."))
+                return redirect(back)
+    return render(
+        request,
+        "letters/update_edit.html",
+        {
+            "campaign": campaign,
+            "letter": letter,
+            "update": update,
+            "form": form,
+            "preview": preview,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@staff_of_campaign_required
+def update_delete(request, pk, update_id, *, campaign, membership):
+    letter = _letter_for_updates(campaign, pk, membership)
+    update = _update(letter, update_id)
+    back = _updates_url(campaign, letter)
+    if not services.update_may_change(membership=membership, update=update):
+        return _refused(
+            request,
+            campaign,
+            letter,
+            ValidationError(_("Only organizers and its author can delete this update.")),
+            403,
+            back_url=back,
+        )
+    services.update_delete(actor=request.user, update=update)
+    messages.success(request, _("The update is deleted."))
+    return redirect(back)
+
+
+# --- Atom feeds ------------------------------------------------------------------------
+
+
+def _atom(feed, *, noindex: bool = False) -> HttpResponse:
+    """The feed, kept by no cache: the same for everyone, but a copy on a work
+    laptop's disk would tell who follows the letter."""
+    response = HttpResponse(content_type=feed.content_type)
+    feed.write(response, "utf-8")
+    response["Cache-Control"] = "no-store"
+    if noindex:
+        response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def letter_feed(request, slug):
+    """/letters/<slug>/updates.atom: any letter with a public page (an
+    unlisted letter's slug carries its secret, as its page's does)."""
+    letter = selectors.published_letter(slug)
+    if letter is None:
+        raise Http404
+    feed = feeds.letter_feed(
+        letter, selectors.letter_updates(letter), absolute=request.build_absolute_uri
+    )
+    return _atom(feed, noindex=letter.visibility != Visibility.PUBLIC)
+
+
+@require_GET
+def campaign_feed(request, slug):
+    """/c/<slug>/updates.atom: the updates of the campaign's public letters."""
+    campaign = get_object_or_404(Campaign, slug=slug)
+    feed = feeds.campaign_feed(
+        campaign,
+        selectors.campaign_public_updates(campaign),
+        absolute=request.build_absolute_uri,
+    )
+    return _atom(feed)

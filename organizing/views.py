@@ -16,7 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from organizing import services
-from organizing.decorators import member_required, organizer_required
+from organizing.decorators import (
+    member_required,
+    organizer_required,
+    staff_of_campaign_required,
+)
 from organizing.forms import CampaignForm, InvitationForm, JoinForm, RoleForm
 from organizing.models import Campaign, Invitation, Membership, Role
 
@@ -88,17 +92,20 @@ def _public_page(request, *, campaign, membership, status=200):
     )
 
 
-@organizer_required
+@staff_of_campaign_required
 def campaign_manage(request, *, campaign, membership):
+    """The campaign overview: organizers' and delegates' start of the day
+    (what delegates see is limited to their part, in the template)."""
     return _manage_page(request, campaign=campaign, membership=membership)
 
 
 def _manage_page(request, *, campaign, membership, invitation_form=None, status=200):
     """The organizer dashboard; re-rendered with a 4xx status (and the form's
     errors or a message) when an action on it was refused."""
+    organizer = membership.role == Role.ORGANIZER
     memberships = campaign.memberships.select_related("user").order_by("role", "display_name")
-    invitations = campaign.invitations.select_related("created_by")[:50]
-    audit = campaign.audit_entries.all()[:20]
+    invitations = campaign.invitations.select_related("created_by")[:50] if organizer else []
+    audit = campaign.audit_entries.all()[:20] if organizer else []
     return render(
         request,
         "organizing/campaign_manage.html",

@@ -6,14 +6,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.ratelimit import RateLimited, rate_limit
+from letters.forms import UpdateForm
 from letters.models import Letter, LetterState
 from organizing.decorators import organizer_required, staff_of_campaign_required
 from organizing.models import Campaign, Role
-from petitions import forms, openpgp, services
+from petitions import forms, openpgp, selectors, services
 from petitions.models import CampaignKey, DelegateKey, Delivery, Export, ExportStatus
 
 
@@ -156,7 +158,10 @@ def keys(request, *, campaign, membership):
 
 
 def _detail_context(request, campaign, membership, export, **extra):
-    delivery = Delivery.objects.filter(export=export).first()
+    delivery = Delivery.objects.filter(export=export).select_related("export").first()
+    ready_update = None
+    if delivery is not None and not selectors.update_posted_since(delivery):
+        ready_update = UpdateForm(initial=selectors.delivery_update_draft(delivery))
     files = []
     if export.status == ExportStatus.DONE:
         files = [name for name in services.FILES if (export.directory / name).is_file()]
@@ -168,6 +173,7 @@ def _detail_context(request, campaign, membership, export, **extra):
         "files": files,
         "stall_notice": services.export_stall_notice(export),
         "delivery": delivery,
+        "ready_update": ready_update,
         "can_deliver": export.status == ExportStatus.DONE
         and export.letter.state == LetterState.CLOSED
         and delivery is None,
@@ -232,8 +238,15 @@ def export_deliver(request, export_id, *, campaign, membership):
             else:
                 errors.extend(_errors(exc))
         else:
-            messages.success(request, _("The delivery is recorded; the letter is delivered."))
-            return redirect("petitions:detail", campaign.slug, export.pk)
+            messages.success(
+                request,
+                _(
+                    "The delivery is recorded; the letter is delivered. "
+                    "Tell the signers with the ready update below."
+                ),
+            )
+            detail = reverse("petitions:detail", args=[campaign.slug, export.pk])
+            return redirect(f"{detail}#ready-update")
     context = _detail_context(
         request, campaign, membership, export, delivery_form=form, errors=errors
     )

@@ -22,7 +22,7 @@ from core.ratelimit import RateLimited, rate_limit, rate_limit_failures
 from letters.models import Letter, LetterState
 from signatures.errors import BadRequest, CsrfRefused, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey, LetterLog
-from signatures.selectors import letter_figures, public_signatures_page
+from signatures.selectors import Timeline, letter_figures, letter_timeline, public_signatures_page
 from signatures.services import common, eligibility, issuance, receipts, redemption
 
 
@@ -222,6 +222,32 @@ def letters(request):
 @api_view("GET")
 def letter(request, slug):
     return JsonResponse(letter_detail_data(load_letter(request, slug)))
+
+
+def timeline_data(timeline: Timeline) -> dict:
+    """The timeline as open data (docs/signing-protocol.md, "Timeline")."""
+    return {
+        "count": timeline.count,
+        "tokens_issued": timeline.tokens_issued,
+        "goal": timeline.goal,
+        "k": timeline.k,
+        "periods": [
+            {
+                "from": period.first_day.isoformat(),
+                "to": period.last_day.isoformat(),
+                "signatures": period.signatures,
+                "tokens_issued": period.tokens_issued,
+                "total": period.total,
+            }
+            for period in timeline.periods
+        ],
+    }
+
+
+@api_view("GET")
+def timeline(request, slug):
+    letter = load_letter(request, slug)
+    return JsonResponse({"slug": letter.slug, **timeline_data(letter_timeline(letter))})
 
 
 @api_view("POST")

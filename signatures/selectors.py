@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
 from django.core.cache import cache, caches
 from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
@@ -81,19 +84,19 @@ def _counted_figures(letter) -> LetterFigures:
 
 
 def letter_figures_forget(letter) -> None:
-    """Drop the cached figures (after a signature or withdrawal).
+    """Drop the cached figures and timeline (after a signature or withdrawal).
 
     Called after the change is committed: with the cache unreachable there
     is nothing to drop now, and a copy that survived an outage expires
     within FIGURES_CACHE_SECONDS.
     """
-    key = f"letter-figures:{letter.pk}"
+    keys = [f"letter-figures:{letter.pk}", f"letter-timeline:{letter.pk}"]
     client = redis_client()
     try:
         if client is None:
-            cache.delete(key)
+            cache.delete_many(keys)
         else:
-            client.delete(caches["default"].make_and_validate_key(key))
+            client.delete(*(caches["default"].make_and_validate_key(key) for key in keys))
     except REDIS_DOWN:
         logger.warning("Cached figures not dropped: the cache is unreachable")
 
@@ -204,3 +207,148 @@ def public_signatures_page(letter, page_number: int):
     paginator = Paginator(queryset, PUBLIC_PAGE_SIZE, allow_empty_first_page=True)
     page = paginator.page(page_number)
     return page, public_signature_rows(letter, page.object_list, figures), figures
+
+
+# --- the timeline: signatures and tokens per day ---------------------------------
+#
+# Days only, never finer: a signature's day is the UTC day of its stored hour
+# (signatures written together in a batch share the batch's hour, so they
+# share its day), an issuance's its stored day. A day is shown on its own only
+# when each of its figures is 0 or at least k, like a department: a quieter
+# day is merged with the days after it into one period until the period's
+# figures are, so no row of the timeline singles out fewer than k people
+# ("the one token issued on Tuesday, the one signature on Tuesday"). The
+# last, unfinished period is merged into the ones before it; if nothing
+# is left it is the whole history, whose figures are the public totals.
+
+
+def counted_signatures_per_day(letter) -> dict[dt.date, int]:
+    """Counted (not withdrawn) signatures of the letter per day of their stored
+    hour. The timeline's only read of signed_hour: if signatures come to carry
+    their time another way (their batch's), only this changes."""
+    rows = (
+        Signature.objects.counted()
+        .filter(letter=letter)
+        .annotate(day=TruncDate("signed_hour", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def tokens_issued_per_day(letter) -> dict[dt.date, int]:
+    """Tokens issued for the letter per stored day (aliases are no tokens)."""
+    rows = (
+        Issuance.objects.filter(letter=letter, is_alias=False)
+        .values("issued_on")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["issued_on"]: row["n"] for row in rows}
+
+
+@dataclass(frozen=True)
+class TimelinePeriod:
+    first_day: dt.date
+    last_day: dt.date
+    signatures: int
+    tokens_issued: int
+    # Counted signatures up to the end of this period.
+    total: int
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+@dataclass(frozen=True)
+class Timeline:
+    periods: list[TimelinePeriod]
+    count: int
+    tokens_issued: int
+    goal: int
+    k: int
+
+    @property
+    def merged(self) -> bool:
+        """Whether some period spans more than one day."""
+        return any(period.days > 1 for period in self.periods)
+
+    @property
+    def busiest_day(self) -> int:
+        """The most signatures of a period that is a single day (0 if none is)."""
+        return max((p.signatures for p in self.periods if p.days == 1), default=0)
+
+
+def _shows(n: int, k: int) -> bool:
+    return n == 0 or n >= k
+
+
+def timeline_periods(days, signatures: dict, tokens: dict, k: int) -> list[TimelinePeriod]:
+    """Consecutive `days` grouped into periods whose figures are each 0 or at
+    least k (see above); with each period's running total of signatures."""
+    closed: list[list] = []
+    current = None
+    for day in days:
+        if current is None:
+            current = [day, day, 0, 0]
+        current[1] = day
+        current[2] += signatures.get(day, 0)
+        current[3] += tokens.get(day, 0)
+        if _shows(current[2], k) and _shows(current[3], k):
+            closed.append(current)
+            current = None
+    if current is not None:
+        while closed and not (_shows(current[2], k) and _shows(current[3], k)):
+            first, _last, n, t = closed.pop()
+            current = [first, current[1], n + current[2], t + current[3]]
+        closed.append(current)
+    periods, total = [], 0
+    for first, last, n, t in closed:
+        total += n
+        periods.append(TimelinePeriod(first, last, n, t, total))
+    return periods
+
+
+def _timeline_days(letter, active: set[dt.date]) -> list[dt.date]:
+    """From the day the letter opened to the day it closed (today while open)."""
+    today = timezone.now().date()
+    first = letter.opened_at.date() if letter.opened_at else today
+    last = letter.closed_at.date() if letter.closed_at else today
+    if active:
+        first, last = min(first, *active), max(last, *active)
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def letter_timeline(letter, *, use_cache: bool = True) -> Timeline:
+    """Signatures and tokens issued per day (or per period of quiet days),
+    cached like the figures; counted afresh when the cache is unreachable."""
+    key = f"letter-timeline:{letter.pk}"
+    if use_cache:
+        try:
+            cached = cache.get(key)
+        except REDIS_DOWN:
+            return _counted_timeline(letter)
+        if cached is not None:
+            return cached
+    timeline = _counted_timeline(letter)
+    try:
+        cache.set(key, timeline, FIGURES_CACHE_SECONDS)
+    except REDIS_DOWN:
+        pass
+    return timeline
+
+
+def _counted_timeline(letter) -> Timeline:
+    k = letter.campaign.k_threshold
+    signatures = counted_signatures_per_day(letter)
+    tokens = tokens_issued_per_day(letter)
+    days = _timeline_days(letter, set(signatures) | set(tokens))
+    return Timeline(
+        periods=timeline_periods(days, signatures, tokens, k),
+        count=sum(signatures.values()),
+        tokens_issued=sum(tokens.values()),
+        goal=letter.goal,
+        k=k,
+    )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/letters/<slug:slug>/email-codes", api.email_codes, name="api_email_codes"),
     path("api/v1/letters/<slug:slug>/tokens", api.tokens, name="api_tokens"),
     path("api/v1/letters/<slug:slug>/signatures", api.signatures, name="api_signatures"),
+    path("api/v1/letters/<slug:slug>/timeline", api.timeline, name="api_timeline"),
     path("api/v1/receipts/status", api.receipt_status, name="api_receipt_status"),
     path("api/v1/receipts/withdraw", api.receipt_withdraw, name="api_receipt_withdraw"),
     # The letter's transparency log (C2SP tlog-tiles; docs/signing-protocol.md)
@@ -20,6 +21,7 @@ urlpatterns = [
     # Pages
     path("letters/<slug:slug>/sign/", views.sign, name="sign"),
     path("letters/<slug:slug>/signatures/", views.signature_list, name="list"),
+    path("letters/<slug:slug>/timeline.csv", views.timeline_csv, name="timeline_csv"),
     path("receipts/", views.receipt, name="receipt"),
     path("c/<slug:slug>/invite-codes/", views.invite_codes, name="invite_codes"),
     path("c/<slug:slug>/invite-codes/revoke/", views.invite_code_revoke, name="invite_code_revoke"),

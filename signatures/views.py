@@ -4,27 +4,34 @@ the organizers' invite-code and attestation pages. Thin: services do the work.
 
 from __future__ import annotations
 
+import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from letters.services import base_slug
 from organizing.decorators import organizer_required
 from signatures import errors
 from signatures.api import load_letter
 from signatures.errors import NotFound
 from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
 from signatures.models import Attestation, InviteCode, IssuerKey
-from signatures.selectors import FIGURES_CACHE_SECONDS, letter_figures, public_signatures_page
+from signatures.selectors import (
+    FIGURES_CACHE_SECONDS,
+    letter_figures,
+    letter_timeline,
+    public_signatures_page,
+)
 from signatures.services import eligibility
 
 
@@ -112,6 +119,31 @@ def signature_list(request, slug):
         "signatures/signature_list.html",
         {"letter": letter, "page": page, "rows": rows, "figures": figures},
     )
+
+
+TIMELINE_CSV_COLUMNS = ["from", "to", "signatures", "tokens_issued", "total"]
+
+
+@require_GET
+def timeline_csv(request, slug):
+    """The letter's timeline as a CSV file (the same figures as the API's)."""
+    letter = _letter_or_404(request, slug)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{base_slug(letter)}-timeline.csv"'
+    response["Cache-Control"] = "no-store"  # as the API's answers
+    writer = csv.writer(response, lineterminator="\r\n")
+    writer.writerow(TIMELINE_CSV_COLUMNS)
+    for period in letter_timeline(letter).periods:
+        writer.writerow(
+            [
+                period.first_day.isoformat(),
+                period.last_day.isoformat(),
+                period.signatures,
+                period.tokens_issued,
+                period.total,
+            ]
+        )
+    return response
 
 
 # --- organizers --------------------------------------------------------------------

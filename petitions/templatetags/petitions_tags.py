@@ -1,7 +1,9 @@
-"""Template tags of the petition export (used on the campaign's public page)."""
+"""Template tags of the petition export: the campaign's public page shows its
+verification block, and the campaign overview what exports wait for."""
 
 from django import template
 
+from petitions import selectors
 from petitions.models import CampaignKey
 
 register = template.Library()
@@ -14,3 +16,9 @@ def petition_export_block(context, campaign, membership=None):
         "membership": membership,
         "key": CampaignKey.objects.filter(campaign=campaign, active=True).first(),
     }
+
+
+@register.simple_tag
+def petition_waiting(letter):
+    """What the letter's export and delivery wait for (letters.selectors.Waiting)."""
+    return selectors.waiting_on_letter(letter)

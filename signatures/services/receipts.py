@@ -7,10 +7,13 @@ import base64
 from math import ceil
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from core.db import insert_unless_conflicting
-from letters.models import Letter, LetterState
+from letters.markdown import markdown_to_text
+from letters.models import Letter, LetterState, Update
+from letters.selectors import letter_updates
 from signatures.errors import (
     BadRequest,
     Conflict,
@@ -47,6 +50,30 @@ def _receipt_signature(receipt) -> Signature | PendingSignature:
     raise NotFound(_("No signature has this receipt. Check that you pasted all of it."))
 
 
+RECEIPT_UPDATES = 20
+
+
+def receipt_update(update: Update) -> dict:
+    """An update of the signed letter as the receipt API lists it."""
+    page = reverse("letters:public", args=[update.letter.slug])
+    return {
+        "id": str(update.pk),
+        "title": update.title,
+        "published": update.published_at.isoformat(),
+        "edited": update.edited_at.isoformat() if update.edited_at else None,
+        "text": markdown_to_text(update.body),
+        "url": f"{page}#update-{update.pk}",
+    }
+
+
+def _updates(letter) -> list[dict]:
+    """The letter's news, newest first (what its page shows)."""
+    return [
+        receipt_update(update)
+        for update in letter_updates(letter).select_related("letter")[:RECEIPT_UPDATES]
+    ]
+
+
 def receipt_status(*, receipt, since=None) -> dict:
     """The signature's status. `since`: the tree size of a checkpoint the
     signer saw before; a sealed signature's answer then carries the RFC 6962
@@ -68,6 +95,7 @@ def receipt_status(*, receipt, since=None) -> dict:
             "withdrawal_pending": withdrawing,
             "next_batch_within_minutes": None if wait is None else ceil(wait.seconds / 60),
             "exports": [],
+            "updates": _updates(letter),
         }
     exports = []
     # petitions answers, without this module importing it (signatures.signals).
@@ -82,6 +110,7 @@ def receipt_status(*, receipt, since=None) -> dict:
         and letter.state != LetterState.DELIVERED,
         "withdrawal_pending": withdrawing,
         "exports": exports,
+        "updates": _updates(letter),
     }
     if signature.log_index is not None:
         checkpoint = latest_checkpoint(letter)

@@ -92,6 +92,9 @@
   }
 
   function render(answer) {
+    // Other parts of the page (the letter's updates) read the answer too.
+    const detail = answer.status === 200 ? answer.body : {};
+    document.dispatchEvent(new CustomEvent("receipt:status", { detail: detail }));
     $("receipt-error").textContent = "";
     if (answer.status !== 200) {
       $("receipt-result").hidden = true;

@@ -15,7 +15,7 @@ from core.crypto import client_key_for
 from discussions import consumers as channel_consumers
 from discussions.events import channel_group, membership_group
 from discussions.services import fingerprint_of
-from letters.models import LetterState
+from letters.models import LetterState, Update
 from letters.services import compute_text_hash
 from organizing.models import Invitation, Role
 from petitions.models import CampaignKey, Export
@@ -49,6 +49,7 @@ __all__ = [
     "Role",
     "Signature",
     "SigningClient",
+    "Update",
     "celery_app",
     "channel_consumers",
     "channel_group",

@@ -54,6 +54,10 @@ ACTIONS = {
     "openpgp.delegate_key_remove",
     "openpgp.generated",
     "openpgp.imported",
+    # Added with the letters' updates (issue 17).
+    "update.delete",
+    "update.edit",
+    "update.post",
 }
 # f-string actions, with the "{}" filled by the values of a choice.
 TEMPLATED = {"openpgp.{}": lambda: paths.CampaignKey.Source.values}

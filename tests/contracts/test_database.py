@@ -89,6 +89,20 @@ TABLES = {
         "indexes": [],
         "constraints": ["unique_revision_number"],
     },
+    # Added with the letters' updates (issue 17): a new table, nothing older changed.
+    "letters_update": {
+        "columns": [
+            "author_id",
+            "body",
+            "edited_at",
+            "id",
+            "letter_id",
+            "published_at",
+            "title",
+        ],
+        "indexes": ["update_letter_newest"],
+        "constraints": [],
+    },
     "organizing_auditentry": {
         "columns": [
             "action",
@@ -422,6 +436,7 @@ MODEL_OF_TABLE = {
     "letters_comment": "letters.Comment",
     "letters_letter": "letters.Letter",
     "letters_revision": "letters.Revision",
+    "letters_update": "letters.Update",
     "organizing_auditentry": "organizing.AuditEntry",
     "organizing_campaign": "organizing.Campaign",
     "organizing_channelkeyepoch": "discussions.ChannelKeyEpoch",

@@ -70,12 +70,17 @@ RECEIPT_STATUS = [
     "log",
     "pseudonym",
     "status",
+    "updates",  # added with the letters' updates (issue 17)
     "withdrawal_pending",
 ]
 RECEIPT_LETTER = ["slug", "state", "title"]
 # delivered_at: added so a receipt tells the delivered petition from other
 # exports (issue 16).
 RECEIPT_EXPORT = ["created", "delivered_at", "id", "url"]
+RECEIPT_UPDATE = ["edited", "id", "published", "text", "title", "url"]
+# The timeline (issue 17).
+TIMELINE = ["count", "goal", "k", "periods", "slug", "tokens_issued"]
+TIMELINE_PERIOD = ["from", "signatures", "to", "tokens_issued", "total"]
 # stall_notice: added with the export heartbeat (issue 13).
 EXPORT_STATUS = ["error", "finished", "progress", "stall_notice", "status", "status_display"]
 ERROR = ["error", "message"]
@@ -150,6 +155,10 @@ def test_letters(golden_letter):
     assert keys(body["log"]) == LOG
     assert body["log"]["checkpoint_url"] == f"/log/{GOLDEN_LETTER_SLUG}/checkpoint"
 
+    status, body = get(client, f"{LETTER}/timeline")
+    assert (status, keys(body)) == (200, TIMELINE)
+    assert [keys(period) for period in body["periods"]][:1] == [TIMELINE_PERIOD]
+
 
 def test_signing_receipts_and_withdrawal(golden_letter, settings):
     client = Client()
@@ -191,11 +200,14 @@ def test_signing_receipts_and_withdrawal(golden_letter, settings):
     directory.mkdir(parents=True)
     (directory / "manifest.json").write_text(f'[{{"id": "{created["id"]}"}}]')
 
+    paths.Update.objects.create(letter=golden_letter, title="Delivered", body="To *them*.")
+
     receipt = {"receipt": created["receipt"]}
     status, body = paths.post_json(client, f"{API}/receipts/status", receipt)
     assert (status, keys(body), body["status"]) == (200, RECEIPT_STATUS, "counted")
     assert keys(body["letter"]) == RECEIPT_LETTER
     assert [keys(e) for e in body["exports"]] == [RECEIPT_EXPORT]
+    assert [keys(u) for u in body["updates"]] == [RECEIPT_UPDATE]
     assert body["exports"][0]["url"] == f"/c/acme/verify/{export.pk}/"
 
     status, body = paths.post_json(client, f"{API}/receipts/withdraw", receipt)

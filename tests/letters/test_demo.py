@@ -34,7 +34,11 @@ def test_seed_demo_letters(client):
     draft = Letter.objects.get(slug=DEMO_DRAFT_SLUG)
     assert draft.state == LetterState.DRAFT
     assert Letter.objects.count() == 2
+    # One update on the open letter, posted once through the service.
+    assert list(letter.updates.values_list("title", flat=True)) == ["The letter is open"]
+    assert AuditEntry.objects.filter(action="update.post").count() == 1
 
     response = client.get(reverse("letters:public", args=[DEMO_OPEN_SLUG]))
     assert response.status_code == 200
     assert letter.text_hash in response.content.decode()
+    assert "The letter is open" in response.content.decode()

@@ -72,6 +72,7 @@ def _renamed(roles, t):
 
 EVERYONE = {"member", "delegate", "organizer", "other_organizer"}
 ORGANIZER = {"organizer"}
+STAFF = {"organizer", "delegate"}
 ACME_MEMBERS = {"member", "delegate", "organizer"}
 WITH_MFA = {"delegate", "organizer", "other_organizer"}
 
@@ -110,7 +111,8 @@ CASES = [
         EVERYONE,
         anonymous_allowed=True,
     ),
-    Case("manage", "get", lambda r, t: reverse("organizing:manage", args=["acme"]), ORGANIZER),
+    # The overview: organizers and delegates (issue 17; a delegate sees their part).
+    Case("manage", "get", lambda r, t: reverse("organizing:manage", args=["acme"]), STAFF),
     Case(
         "settings_form",
         "get",

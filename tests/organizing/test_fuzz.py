@@ -368,6 +368,7 @@ def seeded(roles, settings):
     attestation = Attestation.objects.create(campaign=roles.campaign, text="I work here")
     invite_codes_create(actor=roles.organizer, campaign=roles.campaign, count=2, batch="b1")
     export = Export.objects.create(letter=letter, state_key="k", created_by=roles.delegate)
+    update = letter_services.update_post(actor=roles.organizer, letter=letter, title="News")
     operator = make_user(mfa=True, is_staff=True, is_superuser=True)
     memberships = Membership.objects.filter(campaign=roles.campaign)
     seeds = {
@@ -380,6 +381,7 @@ def seeded(roles, settings):
         "comment_id": [str(comment.pk)],
         "attestation_id": [str(attestation.pk)],
         "export_id": [str(export.pk)],
+        "update_id": [str(update.pk)],
         "name": ["petition.pdf", "manifest.json", "petition.pdf.asc", "..", "x"],
         "token": [invitation.token],
         "action": ["submit", "approve", "open", "close", "return", "explode"],

@@ -62,3 +62,24 @@ def make_issuances(letter, n: int) -> None:
         [Issuance(letter=letter, identity_hmac=secrets.token_hex(32)) for _ in range(n)],
         batch_size=2000,
     )
+
+
+def make_done_export(letter, *, created_by=None):
+    """A finished export of the letter's current state, without rendering a
+    PDF (no campaign key needed): what delivery_record accepts."""
+    from petitions.models import Export, ExportStatus
+    from petitions.services import snapshot
+
+    snap = snapshot(letter, paper="A4", encrypt=False)
+    export = Export.objects.create(
+        letter=letter,
+        state_key=snap.key,
+        status=ExportStatus.DONE,
+        progress=100,
+        count=snap.manifest.count,
+        finished_at=timezone.now(),
+        created_by=created_by,
+    )
+    export.directory.mkdir(parents=True)
+    (export.directory / "manifest.json").write_bytes(snap.manifest.data)
+    return export
