@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Every command below sees them: without SITE_URL, the links the site prints
+# (emails, QR codes, the petition's verification address) follow HOST and PORT.
+export HOST PORT
 
 # Debian packages: what the app needs to run, and what the tests need besides.
 DEBS_RUN := python3-venv gnupg libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
