@@ -34,7 +34,7 @@ from core.db import insert_unless_conflicting
 from core.unavailable import BROKER_DOWN, ServiceUnavailable
 from letters.markdown import render_markdown
 from letters.models import Letter, LetterState
-from letters.services import letter_deliver
+from letters.services import base_slug, letter_deliver
 from organizing.models import Campaign, Role
 from organizing.services import audit_record, require_organizer, require_role
 from petitions import openpgp, render
@@ -391,6 +391,39 @@ def verify_url(campaign: Campaign) -> str:
     return settings.SITE_URL + reverse("petitions:verify", args=[campaign.slug])
 
 
+def export_public_url(export: Export) -> str:
+    """The export's own public page: its manifest, signature files and the
+    receipt check."""
+    return settings.SITE_URL + reverse(
+        "petitions:verify_export", args=[export.letter.campaign.slug, export.pk]
+    )
+
+
+def export_file_name(export: Export, name: str) -> str:
+    """What a file of the export is called once downloaded, and what the
+    PDF's appendix calls it: <letter's short name>-<first 8 of the export
+    id>-<name>. The short name is the one without an unlisted letter's
+    secret, which no file name (handed to leadership) may carry."""
+    return f"{base_slug(export.letter)}-{str(export.pk)[:8]}-{name}"
+
+
+def public_key_file_name(campaign: Campaign, fingerprint: str) -> str:
+    """What the campaign's public key is called once downloaded."""
+    return f"{campaign.slug}-{fingerprint[-16:]}.asc"
+
+
+def export_file_names(export: Export, *, fingerprint: str) -> dict[str, str]:
+    """The downloaded names the checking instructions name (the PDF's
+    appendix, the export's public page); `fingerprint`: its signing key's."""
+    return {
+        "pdf": export_file_name(export, "petition.pdf"),
+        "pdf_asc": export_file_name(export, "petition.pdf.asc"),
+        "manifest": export_file_name(export, "manifest.json"),
+        "manifest_asc": export_file_name(export, "manifest.json.asc"),
+        "key": public_key_file_name(export.letter.campaign, fingerprint),
+    }
+
+
 def export_render(export_id) -> str:
     """Render, sign and store an export. Safe to run again (acks_late).
 
@@ -471,7 +504,9 @@ def export_render(export_id) -> str:
             issuer_key_id=snap.issuer_key_id,
             openpgp_fingerprint=key.fingerprint,
             verify_url=verify_url(campaign),
+            export_url=export_public_url(export),
             export_id=str(export.pk),
+            file_names=export_file_names(export, fingerprint=key.fingerprint),
             paper=export.paper,
         )
         progress(15)

@@ -159,7 +159,11 @@ def _detail_context(request, campaign, membership, export, **extra):
     delivery = Delivery.objects.filter(export=export).first()
     files = []
     if export.status == ExportStatus.DONE:
-        files = [name for name in services.FILES if (export.directory / name).is_file()]
+        files = [
+            (name, services.export_file_name(export, name))
+            for name in services.FILES
+            if (export.directory / name).is_file()
+        ]
     return {
         "campaign": campaign,
         "membership": membership,
@@ -264,11 +268,10 @@ def _file_response(export: Export, name: str) -> FileResponse:
     except FileNotFoundError:
         raise Http404
     content_type = services.FILES[name][0]
-    filename = f"{export.letter.slug}-{str(export.pk)[:8]}-{name}"
     response = FileResponse(
         open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
         as_attachment=True,
-        filename=filename,
+        filename=services.export_file_name(export, name),
         content_type=content_type,
     )
     response["Cache-Control"] = "private, no-store"
@@ -335,7 +338,7 @@ def public_key(request, slug):
     if key is None:
         raise Http404
     response = HttpResponse(key.public_key, content_type="application/pgp-keys; charset=ascii")
-    filename = f"{campaign.slug}-{key.fingerprint[-16:]}.asc"
+    filename = services.public_key_file_name(campaign, key.fingerprint)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -425,7 +428,14 @@ def verify_export(request, slug, export_id):
             "letter": export.letter,
             "form": form,
             "included": included,
-            "public_files": [n for n, (_t, public) in services.FILES.items() if public],
+            "public_files": [
+                (name, services.export_file_name(export, name))
+                for name, (_type, public) in services.FILES.items()
+                if public
+            ],
+            "file_names": services.export_file_names(
+                export, fingerprint=export.openpgp_fingerprint
+            ),
         },
         status=status,
     )

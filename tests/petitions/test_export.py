@@ -57,6 +57,75 @@ def test_pdf_text_has_title_hash_count_and_manifest_hash(exported, letter):
     assert exported.openpgp_fingerprint in flat
 
 
+def test_pdf_appendix_names_the_files_as_downloaded_and_the_exports_own_page(
+    exported, letter, client_for, roles, settings
+):
+    text = pdftotext(export_file(exported, "petition.pdf").read_bytes(), layout=False)
+    appendix = text[text.index("Appendix: how to check this document") :]
+    flat = "".join(appendix.split())
+    prefix = f"{letter.slug}-{str(exported.pk)[:8]}-"
+    key_name = f"{roles.campaign.slug}-{exported.openpgp_fingerprint[-16:]}.asc"
+    for command in (
+        f"sha256sum{prefix}petition.pdf",
+        f"gpg--import{key_name}",
+        f"gpg--verify{prefix}petition.pdf.asc{prefix}petition.pdf",
+        f"sha256sum{prefix}manifest.json",
+        f"gpg--verify{prefix}manifest.json.asc{prefix}manifest.json",
+    ):
+        assert command in flat, command
+    # No instruction names a file that no download is called.
+    assert "sha256sum petition.pdf" not in appendix
+    assert "“gpg --verify petition.pdf.asc" not in appendix
+    # The receipt is checked on the export's own page, whose address is printed.
+    export_page = settings.SITE_URL + reverse(
+        "petitions:verify_export", args=[roles.campaign.slug, exported.pk]
+    )
+    assert export_page in flat
+    assert "receipt on this export's page" in " ".join(appendix.split())
+    assert "receipt on the verification page" not in " ".join(appendix.split())
+
+    # Those are the names the files get when downloaded, by staff and by anyone.
+    staff = client_for(roles.delegate)
+    for name in ("petition.pdf", "petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+        response = staff.get(
+            reverse("petitions:download", args=[roles.campaign.slug, exported.pk, name])
+        )
+        response.close()
+        assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
+    public = client_for(None)
+    for name in ("petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+        response = public.get(
+            reverse("petitions:public_download", args=[roles.campaign.slug, exported.pk, name])
+        )
+        response.close()
+        assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
+    response = public.get(
+        reverse("petitions:public_key", args=[roles.campaign.slug]),
+        {"fingerprint": exported.openpgp_fingerprint},
+    )
+    assert f'filename="{key_name}"' in response["Content-Disposition"]
+    page = public.get(export_page.removeprefix(settings.SITE_URL)).content.decode()
+    assert f"gpg --verify {prefix}petition.pdf.asc {prefix}petition.pdf" in page
+
+
+def test_file_names_of_an_unlisted_letter_do_not_carry_its_secret(
+    roles, campaign_key, django_capture_on_commit_callbacks
+):
+    letter = make_letter(roles.campaign, slug="quiet-letter")
+    letter.visibility = "unlisted"
+    letter.slug = f"quiet-letter-{letter.unlisted_token}"
+    letter.save()
+    make_signatures(letter, 3)
+    export, _created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    assert export.status == "done", export.error
+    name = services.export_file_name(export, "petition.pdf")
+    assert name == f"quiet-letter-{str(export.pk)[:8]}-petition.pdf"
+    text = pdftotext(export_file(export, "petition.pdf").read_bytes(), layout=False)
+    assert letter.unlisted_token not in "".join(text.split())
+
+
 def test_pdf_respects_k_anonymity_and_reveal_thresholds(exported):
     text = pdftotext(export_file(exported, "petition.pdf").read_bytes())
     # Departments and locations: "Engineering" (25+) and "Tiny team" (12) >= k=5;
@@ -325,12 +394,18 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
 
     out = tmp_path / "out"
     call_command("export_petition", letter.slug, "--out", str(out))
+    export = Export.objects.get(letter=letter)
+    # The names a download gives them, which the PDF's appendix prints.
+    prefix = f"{letter.slug}-{str(export.pk)[:8]}-"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc"]
+    assert names == [
+        prefix + name
+        for name in ("manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc")
+    ]
     ok, output = gpg_verify(
         campaign_key.public_key,
-        (out / "petition.pdf.asc").read_text(),
-        (out / "petition.pdf").read_bytes(),
+        (out / f"{prefix}petition.pdf.asc").read_text(),
+        (out / f"{prefix}petition.pdf").read_bytes(),
     )
     assert ok, output
     with pytest.raises(CommandError):
