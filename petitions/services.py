@@ -48,6 +48,7 @@ from petitions.models import (
     ExportStatus,
     PaperSize,
 )
+from petitions.selectors import Standing, export_standing
 from signatures.models import Issuance, IssuerKey, Signature
 from signatures.services import invite_codes_create
 
@@ -638,6 +639,9 @@ class Verification:
     export: Export | None
     signature_valid: bool = False
     key: CampaignKey | None = None
+    # The export against the letter's delivery: the delivered petition, an
+    # earlier export, or one of a letter not delivered yet.
+    standing: Standing | None = None
 
 
 def _verify_signature(export: Export, pdf: bytes) -> tuple[bool, CampaignKey | None]:
@@ -653,7 +657,8 @@ def _verify_signature(export: Export, pdf: bytes) -> tuple[bool, CampaignKey | N
 
 
 def verify_pdf(*, campaign: Campaign, sha256: str, pdf: bytes | None = None) -> Verification:
-    """Is this (the PDF or its SHA-256) an export of the campaign? Does it verify?"""
+    """Is this (the PDF or its SHA-256) an export of the campaign? Does it
+    verify? Is it the delivered petition, or an earlier export?"""
     sha256 = (sha256 or "").strip().lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValidationError(_("A SHA-256 is 64 hexadecimal characters."))
@@ -668,11 +673,13 @@ def verify_pdf(*, campaign: Campaign, sha256: str, pdf: bytes | None = None) -> 
         try:
             pdf = export_file(export, PDF_NAME).read_bytes()
         except FileNotFoundError:
-            return Verification(export=export)
+            return Verification(export=export, standing=export_standing(export))
     if hashlib.sha256(pdf).hexdigest() != sha256:
         return Verification(export=None)
     valid, key = _verify_signature(export, pdf)
-    return Verification(export=export, signature_valid=valid, key=key)
+    return Verification(
+        export=export, signature_valid=valid, key=key, standing=export_standing(export)
+    )
 
 
 def hash_upload(upload) -> tuple[str, bytes]:

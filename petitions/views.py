@@ -13,7 +13,7 @@ from core.ratelimit import RateLimited, rate_limit
 from letters.models import Letter, LetterState
 from organizing.decorators import organizer_required, staff_of_campaign_required
 from organizing.models import Campaign, Role
-from petitions import forms, openpgp, services
+from petitions import forms, openpgp, selectors, services
 from petitions.models import CampaignKey, DelegateKey, Delivery, Export, ExportStatus
 
 
@@ -426,6 +426,7 @@ def verify_export(request, slug, export_id):
             "campaign": campaign,
             "export": export,
             "letter": export.letter,
+            "standing": selectors.export_standing(export),
             "form": form,
             "included": included,
             "public_files": [

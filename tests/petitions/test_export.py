@@ -270,6 +270,57 @@ def test_verification_page_accepts_genuine_and_rejects_tampered(client, roles, e
     assert "No: no export of this campaign" in response.content.decode()
 
 
+DELIVERED = "This is the delivered petition"
+EARLIER = "This is an earlier export, not the delivered petition."
+NOT_DELIVERED = "Not delivered: the campaign has not recorded the delivery of this letter yet"
+
+
+def test_the_verifier_tells_the_delivered_petition_from_an_earlier_export(
+    client, roles, exported, letter, django_capture_on_commit_callbacks
+):
+    verify = reverse("petitions:verify", args=[roles.campaign.slug])
+
+    def standing(export) -> tuple[str, str]:
+        """(what the verifier says of its PDF, what its own page says)"""
+        pdf = export_file(export, "petition.pdf").read_bytes()
+        upload = SimpleUploadedFile("p.pdf", pdf, "application/pdf")
+        answer = client.post(verify, {"pdf": upload})
+        assert answer.status_code == 200
+        assert "Yes: this is an export of this campaign." in answer.content.decode()
+        page = client.get(reverse("petitions:verify_export", args=[roles.campaign.slug, export.pk]))
+        return answer.content.decode(), page.content.decode()
+
+    # Before any delivery: genuine, and said not to be delivered (yet).
+    for text in standing(exported):
+        assert NOT_DELIVERED in text
+        assert DELIVERED not in text and EARLIER not in text
+
+    # A signature is withdrawn: a new export, which is the one delivered.
+    from signatures.models import Signature
+
+    Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
+    final, created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    assert created and final.status == "done"
+    services.delivery_record(
+        actor=roles.delegate,
+        export=final,
+        delivered_at=final.finished_at,
+        recipient="The CEO",
+        method="in_person",
+    )
+    for text in standing(final):
+        assert DELIVERED in text
+        assert EARLIER not in text and NOT_DELIVERED not in text
+    for text in standing(exported):
+        assert EARLIER in text
+        assert DELIVERED + ":" not in text and NOT_DELIVERED not in text
+        # ... and it points to the delivered one, with its count.
+        assert reverse("petitions:verify_export", args=[roles.campaign.slug, final.pk]) in text
+        assert "with 41 signatures" in text
+
+
 def test_verification_reports_a_broken_signature(client, roles, exported):
     Export.objects.filter(pk=exported.pk).update(
         pdf_signature=export_file(exported, "manifest.json.asc").read_text()
