@@ -745,6 +745,15 @@ def receipt_exports(*, signature, **kwargs) -> list[dict]:
 # --- delivery ----------------------------------------------------------------------
 
 
+def export_is_stale(export: Export) -> bool:
+    """The letter or its signatures changed since this export (it was closed,
+    a signature came or was withdrawn, ...): the PDF no longer shows the
+    letter's current state, so it cannot be delivered; export it again.
+    Builds the letter's manifest: call it where it matters (before a delivery)."""
+    letter = export.letter
+    return snapshot(letter, paper=export.paper, encrypt=export.encrypt).key != export.state_key
+
+
 def delivery_record(
     *,
     actor,
@@ -772,7 +781,7 @@ def delivery_record(
         errors["notes"] = [_("Notes have at most 2,000 characters.")]
     if errors:
         raise ValidationError(errors)
-    if snapshot(letter, paper=export.paper, encrypt=export.encrypt).key != export.state_key:
+    if export_is_stale(export):
         raise ValidationError(
             _("The letter or its signatures changed after this export: export it again.")
         )

@@ -155,8 +155,27 @@ def keys(request, *, campaign, membership):
     )
 
 
+def _next_step(export, delivery) -> str:
+    """What the export page asks the delegate or organizer to do next."""
+    letter = export.letter
+    if delivery is not None:
+        return "respond"  # this export is the delivered petition
+    if letter.state == LetterState.DELIVERED:
+        return "superseded"  # delivered with another export
+    if export.status in (ExportStatus.FAILED, ExportStatus.CANCELLED):
+        return "export_again"
+    if export.status != ExportStatus.DONE:
+        return "wait"
+    if letter.state == LetterState.OPEN:
+        return "close"
+    if services.export_is_stale(export):
+        return "export_again"
+    return "deliver"
+
+
 def _detail_context(request, campaign, membership, export, **extra):
     delivery = Delivery.objects.filter(export=export).first()
+    next_step = _next_step(export, delivery)
     files = []
     if export.status == ExportStatus.DONE:
         files = [
@@ -172,9 +191,12 @@ def _detail_context(request, campaign, membership, export, **extra):
         "files": files,
         "stall_notice": services.export_stall_notice(export),
         "delivery": delivery,
-        "can_deliver": export.status == ExportStatus.DONE
-        and export.letter.state == LetterState.CLOSED
-        and delivery is None,
+        "next_step": next_step,
+        "can_deliver": next_step == "deliver",
+        "is_organizer": membership.role == Role.ORGANIZER,
+        "delivered_export": selectors.delivered_export(export.letter)
+        if next_step == "superseded"
+        else None,
         "delivery_form": extra.pop("delivery_form", None) or forms.DeliveryForm(),
         "response_form": extra.pop("response_form", None) or forms.ResponseForm(),
         **extra,
