@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 
 import pytest
@@ -141,6 +142,31 @@ def test_pdf_respects_k_anonymity_and_reveal_thresholds(exported):
     assert "pseudo00038" not in text  # Alice is listed by name
     assert "withdrawn-one" not in text
     assert "pseudo00000" in text
+
+
+def test_manifest_and_pdf_group_spellings_like_the_public_pages(
+    roles, campaign_key, django_capture_on_commit_callbacks
+):
+    from signatures.selectors import letter_figures
+
+    letter = make_letter(roles.campaign, slug="spellings")
+    make_signatures(letter, 3, department="Warehouse", location="Porto")
+    make_signatures(letter, 2, start_index=3, department="warehouse ", location="porto")
+    make_signatures(letter, 1, start_index=5, department="WAREHOUSE", location="Lisbon")
+    export, _created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    entries = json.loads(export_file(export, "manifest.json").read_bytes())
+    assert {e["department"] for e in entries} == {"Warehouse"}
+    assert sorted(e["location"] for e in entries) == [""] + ["Porto"] * 5
+    text = pdftotext(export_file(export, "petition.pdf").read_bytes())
+    assert re.search(r"Warehouse\s+6\b", text)
+    assert "warehouse" not in text and "WAREHOUSE" not in text
+    assert re.search(r"Porto\s+5\b", text) and "Lisbon" not in text
+    # The same groups as the letter's public figures.
+    figures = letter_figures(letter, use_cache=False)
+    assert figures.departments == [("Warehouse", 6)]
+    assert figures.locations == [("Porto", 5)]
 
 
 def test_manifest_is_canonical_and_hashed(exported):
