@@ -58,9 +58,12 @@ def campaign_create(request):
         )
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
+        confirmed = data.pop("confirm_public_domains", False)
         try:
-            campaign = services.campaign_create(creator=request.user, **data)
+            campaign = services.campaign_create(
+                creator=request.user, allow_public_mail_domains=confirmed, **data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -119,9 +122,15 @@ def _manage_page(request, *, campaign, membership, invitation_form=None, status=
 def campaign_settings(request, *, campaign, membership):
     form = CampaignForm(request.POST or None, instance=Campaign.objects.get(pk=campaign.pk))
     if request.method == "POST" and form.is_valid():
-        fields = {name: form.cleaned_data[name] for name in form.fields if name != "slug"}
+        confirmed = form.cleaned_data.pop("confirm_public_domains", False)
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "slug"}
         try:
-            services.campaign_update(actor=request.user, campaign=campaign, **fields)
+            services.campaign_update(
+                actor=request.user,
+                campaign=campaign,
+                allow_public_mail_domains=confirmed,
+                **fields,
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
