@@ -19,6 +19,11 @@ from organizing import services
 from organizing.decorators import member_required, organizer_required
 from organizing.forms import CampaignForm, InvitationForm, JoinForm, RoleForm
 from organizing.models import Campaign, Invitation, Membership, Role
+from organizing.pending_invitation import (
+    invitation_forget,
+    invitation_remember,
+    pending_invitation,
+)
 
 
 def home(request):
@@ -36,6 +41,7 @@ def dashboard(request):
         .select_related("campaign")
         .order_by("campaign__name")
     )
+    pending = pending_invitation(request)
     return render(
         request,
         "organizing/dashboard.html",
@@ -43,6 +49,8 @@ def dashboard(request):
             "memberships": memberships,
             "has_mfa": services.account_has_mfa(request.user),
             "mfa_confirmed": services.user_passed_mfa(request.user),
+            "pending_invitation": pending[0] if pending else None,
+            "pending_join_url": pending[1] if pending else "",
         },
     )
 
@@ -263,16 +271,24 @@ def join(request, token):
             messages.success(
                 request, _("Welcome to %(campaign)s.") % {"campaign": invitation.campaign.name}
             )
-            return redirect("organizing:campaign", slug=invitation.campaign.slug)
+            response = redirect("organizing:campaign", slug=invitation.campaign.slug)
+            invitation_forget(request, response)
+            return response
     status = 200 if invitation.is_usable or existing else 410
     if status == 200 and form.is_bound and not form.is_valid():
         status = 400
-    return render(
+    response = render(
         request,
         "organizing/join.html",
         {"invitation": invitation, "form": form, "existing": existing},
         status=status,
     )
+    if existing:
+        invitation_forget(request, response)
+    elif not request.user.is_authenticated and invitation.is_usable:
+        # Kept through signing up and confirming the address (organizing.pending_invitation).
+        invitation_remember(response, token=token, invitation=invitation)
+    return response
 
 
 def _status(form) -> int:
