@@ -75,3 +75,28 @@ def pdf_qr_codes(data: bytes) -> list[str]:
             )
             found += [line for line in out.stdout.splitlines() if line]
     return found
+
+
+def signed_in_page(new_page, live_server, user, *, viewport=DESKTOP):
+    """A page whose browser holds a session of `user` as allauth leaves it
+    after the password and the second factor (for journeys that start
+    signed in; sign_in above is the login itself)."""
+    from django.conf import settings
+    from django.test import Client
+
+    from tests.sessions import login_with_mfa
+
+    client = Client()
+    login_with_mfa(client, user)
+    page = new_page()
+    page.set_viewport_size(viewport)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    return page
