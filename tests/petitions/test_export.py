@@ -91,14 +91,14 @@ def test_pdf_appendix_names_the_files_as_downloaded_and_the_exports_own_page(
         response = staff.get(
             reverse("petitions:download", args=[roles.campaign.slug, exported.pk, name])
         )
-        response.close()
+        assert b"".join(response.streaming_content)  # read to the end, which closes it
         assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
     public = client_for(None)
     for name in ("petition.pdf.asc", "manifest.json", "manifest.json.asc"):
         response = public.get(
             reverse("petitions:public_download", args=[roles.campaign.slug, exported.pk, name])
         )
-        response.close()
+        assert b"".join(response.streaming_content)  # read to the end, which closes it
         assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
     response = public.get(
         reverse("petitions:public_key", args=[roles.campaign.slug]),
