@@ -109,7 +109,11 @@ class CampaignForm(forms.ModelForm):
         return public_mail_domains_added(domains, before=self.domains_before)
 
     def clean_slug(self):
-        return (self.cleaned_data.get("slug") or "").strip().lower()
+        slug = self.cleaned_data.get("slug") or ""
+        if self.instance.pk:
+            return slug  # cannot change (the field is disabled)
+        # Folded, so that the address is the same for everyone who types it.
+        return slug.strip().lower()
 
     def clean_allowed_domains(self):
         return normalize_domains(self.cleaned_data["allowed_domains"] or "")
