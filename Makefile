@@ -7,10 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Every command below sees them: without SITE_URL, the links the site prints
+# (emails, QR codes, the petition's verification address) follow HOST and PORT.
+export HOST PORT
 
 # Debian packages: what the app needs to run, and what the tests need besides.
 DEBS_RUN := python3-venv gnupg libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-DEBS_TEST := chromium poppler-utils nodejs
+DEBS_TEST := chromium poppler-utils nodejs zbar-tools
 # What building gmpy2 from source needs (requirements.txt says why); the
 # recipe adds python3-dev when the interpreter has no Python.h.
 DEBS_BUILD := gcc libc6-dev libgmp-dev libmpfr-dev libmpc-dev

@@ -47,11 +47,40 @@ if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
 
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Public base URL, used in emails, Open Graph tags and QR codes.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _served_url() -> str:
+    """Where `make run` serves: http://HOST:PORT (the Makefile exports both).
+    A server listening on every interface is reached here as 127.0.0.1."""
+    host = env_str("HOST", "127.0.0.1").strip("[]")
+    port = env_int("PORT", 8000, minimum=1)
+    if port > 65535:
+        raise ImproperlyConfigured(f"PORT={port} is not a TCP port")
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# Public base URL, used in emails, Open Graph tags, QR codes and the
+# verification address printed in every petition. Without SITE_URL: where
+# `make run` serves, so links carry the HOST and PORT it was started with.
+SITE_URL = (env_str("SITE_URL") or _served_url()).rstrip("/")
 SERVE_HTTPS = env_bool("HTTPS", SITE_URL.startswith("https://"))
+
+
+def _default_allowed_hosts() -> list[str]:
+    """This machine's names, and the host of SITE_URL (served too)."""
+    hosts = ["127.0.0.1", "localhost", "[::1]"]
+    site_host = urlparse(SITE_URL).hostname or ""
+    if ":" in site_host:
+        site_host = f"[{site_host}]"
+    if site_host and site_host not in hosts:
+        hosts.append(site_host)
+    return hosts
+
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _default_allowed_hosts())
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- applications ------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -368,7 +369,18 @@ def transition(request, pk, action, *, campaign, membership):
     except services.LetterStateError as exc:
         return _refused(request, campaign, letter, exc, 409)
     messages.success(request, str(success))
-    return redirect("letters:manage_detail", campaign.slug, letter.pk)
+    return redirect(_return_to(request) or _detail_url(campaign, letter))
+
+
+def _return_to(request) -> str:
+    """The page a transition was asked from (`next`, e.g. the export page
+    closing its letter): a path of this site only, never another host."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
 
 
 @require_POST

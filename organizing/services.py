@@ -19,11 +19,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core import text
 from core.db import insert_unless_conflicting
 from core.errors import AppError
 from organizing import signals
+from organizing.mail_providers import public_mail_domains
 from organizing.mfa import session_completed_mfa
 from organizing.models import (
     PRIVILEGED_ROLES,
@@ -153,6 +155,32 @@ def normalize_domains(raw: list[str] | str) -> list[str]:
     return domains
 
 
+class PublicMailDomain(AppError, ValidationError):
+    """A public mail provider (gmail.com, ...) as a work-email domain, not confirmed."""
+
+    code = "public_mail_domain"
+
+
+def public_mail_domains_added(domains: list[str], *, before: list[str] = ()) -> list[str]:
+    """The public mail providers in `domains` that `before` did not allow yet."""
+    return [domain for domain in public_mail_domains(domains) if domain not in before]
+
+
+def _refuse_public_mail_domains(added: list[str], *, confirmed: bool) -> None:
+    if added and not confirmed:
+        raise PublicMailDomain(public_mail_domain_message(added))
+
+
+def public_mail_domain_message(domains: list[str]) -> str:
+    return ngettext(
+        "%(domains)s is a public mail provider: anyone can get an address there and "
+        "sign as an employee. Remove it, or confirm below that you mean it.",
+        "%(domains)s are public mail providers: anyone can get an address there and "
+        "sign as an employee. Remove them, or confirm below that you mean it.",
+        len(domains),
+    ) % {"domains": ", ".join(domains)}
+
+
 @transaction.atomic
 def campaign_create(
     *,
@@ -167,15 +195,24 @@ def campaign_create(
     display_name: str = "",
     batch_min: int | None = None,
     batch_interval: int | None = None,
+    allow_public_mail_domains: bool = False,
 ) -> Campaign:
-    """Create a campaign; its creator becomes its first organizer."""
+    """Create a campaign; its creator becomes its first organizer.
+
+    A public mail provider among the allowed domains (anyone could sign) is
+    refused unless `allow_public_mail_domains` confirms it.
+    """
     require_mfa(creator)
+    domains = normalize_domains(allowed_domains or [])
+    _refuse_public_mail_domains(
+        public_mail_domains_added(domains), confirmed=allow_public_mail_domains
+    )
     campaign = Campaign(
         name=name,
         slug=slug,
         employer_name=employer_name,
         description=description,
-        allowed_domains=normalize_domains(allowed_domains or []),
+        allowed_domains=domains,
     )
     if k_threshold is not None:
         campaign.k_threshold = k_threshold
@@ -192,12 +229,25 @@ def campaign_create(
         role=Role.ORGANIZER,
         display_name=display_name_clean(display_name) or default_display_name(creator),
     )
-    audit_record(campaign=campaign, actor=creator, action="campaign.create", obj=campaign)
+    public = public_mail_domains(domains)
+    audit_record(
+        campaign=campaign,
+        actor=creator,
+        action="campaign.create",
+        obj=campaign,
+        summary=_("Public mail provider confirmed: %(domains)s") % {"domains": ", ".join(public)}
+        if public
+        else "",
+    )
     return campaign
 
 
 @transaction.atomic
-def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
+def campaign_update(
+    *, actor, campaign: Campaign, allow_public_mail_domains: bool = False, **fields
+) -> Campaign:
+    """Change a campaign's settings. Adding a public mail provider to the
+    allowed domains needs `allow_public_mail_domains` (one allowed before stays)."""
     require_organizer(user=actor, campaign=campaign)
     allowed = {
         "name",
@@ -212,8 +262,13 @@ def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Cannot update {sorted(unknown)}")
+    public_added = []
     if "allowed_domains" in fields:
         fields["allowed_domains"] = normalize_domains(fields["allowed_domains"])
+        public_added = public_mail_domains_added(
+            fields["allowed_domains"], before=campaign.allowed_domains
+        )
+        _refuse_public_mail_domains(public_added, confirmed=allow_public_mail_domains)
     changed = sorted(name for name, value in fields.items() if getattr(campaign, name) != value)
     for name, value in fields.items():
         setattr(campaign, name, value)
@@ -225,7 +280,13 @@ def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
             actor=actor,
             action="campaign.update",
             obj=campaign,
-            summary=_("Changed: %(fields)s") % {"fields": ", ".join(changed)},
+            summary=_("Changed: %(fields)s") % {"fields": ", ".join(changed)}
+            + (
+                _(" (public mail provider confirmed: %(domains)s)")
+                % {"domains": ", ".join(public_added)}
+                if public_added
+                else ""
+            ),
         )
     return campaign
 

@@ -23,6 +23,11 @@ from organizing.decorators import (
 )
 from organizing.forms import CampaignForm, InvitationForm, JoinForm, RoleForm
 from organizing.models import Campaign, Invitation, Membership, Role
+from organizing.pending_invitation import (
+    invitation_forget,
+    invitation_remember,
+    pending_invitation,
+)
 
 
 def home(request):
@@ -40,6 +45,7 @@ def dashboard(request):
         .select_related("campaign")
         .order_by("campaign__name")
     )
+    pending = pending_invitation(request)
     return render(
         request,
         "organizing/dashboard.html",
@@ -47,6 +53,8 @@ def dashboard(request):
             "memberships": memberships,
             "has_mfa": services.account_has_mfa(request.user),
             "mfa_confirmed": services.user_passed_mfa(request.user),
+            "pending_invitation": pending[0] if pending else None,
+            "pending_join_url": pending[1] if pending else "",
         },
     )
 
@@ -62,9 +70,12 @@ def campaign_create(request):
         )
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
+        confirmed = data.pop("confirm_public_domains", False)
         try:
-            campaign = services.campaign_create(creator=request.user, **data)
+            campaign = services.campaign_create(
+                creator=request.user, allow_public_mail_domains=confirmed, **data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -126,9 +137,15 @@ def _manage_page(request, *, campaign, membership, invitation_form=None, status=
 def campaign_settings(request, *, campaign, membership):
     form = CampaignForm(request.POST or None, instance=Campaign.objects.get(pk=campaign.pk))
     if request.method == "POST" and form.is_valid():
-        fields = {name: form.cleaned_data[name] for name in form.fields if name != "slug"}
+        confirmed = form.cleaned_data.pop("confirm_public_domains", False)
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "slug"}
         try:
-            services.campaign_update(actor=request.user, campaign=campaign, **fields)
+            services.campaign_update(
+                actor=request.user,
+                campaign=campaign,
+                allow_public_mail_domains=confirmed,
+                **fields,
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -261,16 +278,24 @@ def join(request, token):
             messages.success(
                 request, _("Welcome to %(campaign)s.") % {"campaign": invitation.campaign.name}
             )
-            return redirect("organizing:campaign", slug=invitation.campaign.slug)
+            response = redirect("organizing:campaign", slug=invitation.campaign.slug)
+            invitation_forget(request, response)
+            return response
     status = 200 if invitation.is_usable or existing else 410
     if status == 200 and form.is_bound and not form.is_valid():
         status = 400
-    return render(
+    response = render(
         request,
         "organizing/join.html",
         {"invitation": invitation, "form": form, "existing": existing},
         status=status,
     )
+    if existing:
+        invitation_forget(request, response)
+    elif not request.user.is_authenticated and invitation.is_usable:
+        # Kept through signing up and confirming the address (organizing.pending_invitation).
+        invitation_remember(response, token=token, invitation=invitation)
+    return response
 
 
 def _status(form) -> int:

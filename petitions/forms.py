@@ -44,7 +44,7 @@ class VerifyForm(forms.Form):
         label=_("…or its SHA-256"),
         required=False,
         max_length=100,
-        help_text=_("64 hexadecimal characters, e.g. from “sha256sum petition.pdf”."),
+        help_text=_("64 hexadecimal characters, e.g. what “sha256sum” prints for the file."),
     )
 
     def clean(self):

@@ -9,8 +9,11 @@ Canonical form (what anyone can recompute from the downloaded manifest):
   - ``pseudonym``: as signed;
   - ``name``: the public name if its reveal threshold is met by the exported
     count (or it has none), else ``""``;
-  - ``department`` / ``location``: the value if its group holds at least k
-    counted signatures, else ``""`` (merged into "other" in the PDF);
+  - ``department`` / ``location``: the group's spelling if its group holds
+    at least k counted signatures, else ``""`` (merged into "other" in the
+    PDF). A group is every spelling equal up to case and spacing
+    ("Warehouse", "warehouse"); its spelling is the most used one (ties: the
+    first in code-point order) with each run of spaces as one space;
   - ``hour``: the coarsened signing time, ``YYYY-MM-DDTHH:00Z`` (UTC);
 - objects sorted by ``id``; keys sorted; no whitespace
   (``separators=(",", ":")``); UTF-8 without escaping non-ASCII
@@ -29,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from signatures.models import Signature
+from signatures.selectors import canonical_groups, group_key
 
 
 @dataclass
@@ -63,10 +67,16 @@ def canonical_bytes(entries: list[dict]) -> bytes:
     return json.dumps(ordered, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _groups(counter: Counter, k: int) -> tuple[set[str], list[tuple[str, int]]]:
-    shown = {name for name, n in counter.items() if name and n >= k}
-    rows = sorted(((name, counter[name]) for name in shown), key=lambda r: (-r[1], r[0]))
-    other = sum(n for name, n in counter.items() if name not in shown)
+def _groups(counter: Counter, k: int) -> tuple[dict[str, str], list[tuple[str, int]]]:
+    """({group key: spelling shown} of groups of at least k, the table rows).
+    Groups as the public pages do (signatures.selectors.canonical_groups)."""
+    groups = canonical_groups(counter)
+    shown = {key: name for key, (name, n) in groups.items() if n >= k}
+    rows = sorted(
+        ((name, n) for key, (name, n) in groups.items() if key in shown),
+        key=lambda r: (-r[1], r[0]),
+    )
+    other = sum(counter.values()) - sum(n for _name, n in rows)
     if other:
         rows.append(("", other))  # "" is rendered as "other / not given"
     return shown, rows
@@ -111,8 +121,8 @@ def build_manifest(letter, *, rows=None) -> Manifest:
                 "id": str(sig_id),
                 "pseudonym": pseudonym,
                 "name": public_name if revealed else "",
-                "department": department if department in shown_departments else "",
-                "location": location if location in shown_locations else "",
+                "department": shown_departments.get(group_key(department), ""),
+                "location": shown_locations.get(group_key(location), ""),
                 "hour": hour_text,
             }
         )

@@ -16,12 +16,13 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
 from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -58,6 +59,11 @@ class PetitionDocument:
     verify_url: str
     export_id: str
     paper: str = "A4"
+    # The export's own public page (receipt check, manifest, signature files).
+    export_url: str = ""
+    # The names the files get once downloaded (petitions.services.export_file_name):
+    # pdf, pdf_asc, manifest, manifest_asc, key.
+    file_names: dict[str, str] = field(default_factory=dict)
 
 
 def _css_string(text: str) -> str:
@@ -228,6 +234,11 @@ def petition_html(doc: PetitionDocument) -> str:
         "named_html": mark_safe(names_html(named)),  # noqa: S308 - escaped in names_html
         "pseudonyms_html": mark_safe(names_html(pseudonyms)),  # noqa: S308 - escaped
         "body_html": mark_safe(doc.body_html),  # noqa: S308 - sanitized by letters.markdown
+        # Unbreakable, so that a file name reads (and copies) as one word.
+        "files": {
+            role: format_html('<span class="file">{}</span>', name)
+            for role, name in doc.file_names.items()
+        },
         "fingerprint_grouped": " ".join(
             doc.openpgp_fingerprint[i : i + 4] for i in range(0, len(doc.openpgp_fingerprint), 4)
         ),

@@ -1,7 +1,10 @@
-"""Reads of the petition export for other pages: what waits for the
-campaign's delegates and organizers, and the ready update a delivery offers."""
+"""Reads of the petition export: which export was delivered and where any
+other stands against it, what waits for the campaign's delegates and
+organizers, and the ready update a delivery offers."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -79,3 +82,32 @@ def waiting_on_letter(letter) -> list[Waiting]:
             detail,
         )
     ]
+
+
+def delivered_export(letter) -> Export | None:
+    """The export recorded as the letter's delivered petition, if any (a
+    letter is delivered once: Delivery is one to one with it)."""
+    return Export.objects.filter(letter=letter, delivery__isnull=False).first()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a finished export stands against the letter's delivery."""
+
+    export: Export
+    delivered_export: Export | None
+
+    @property
+    def is_delivered(self) -> bool:
+        """This export is the petition that was delivered."""
+        return self.delivered_export is not None and self.delivered_export.pk == self.export.pk
+
+    @property
+    def is_superseded(self) -> bool:
+        """Another export of the letter was delivered: this one is an earlier
+        export, not the delivered petition."""
+        return self.delivered_export is not None and not self.is_delivered
+
+
+def export_standing(export: Export) -> Standing:
+    return Standing(export=export, delivered_export=delivered_export(export.letter))

@@ -34,7 +34,7 @@ from core.db import insert_unless_conflicting
 from core.unavailable import BROKER_DOWN, ServiceUnavailable
 from letters.markdown import render_markdown
 from letters.models import Letter, LetterState
-from letters.services import letter_deliver
+from letters.services import base_slug, letter_deliver
 from organizing.models import Campaign, Role
 from organizing.services import audit_record, require_organizer, require_role
 from petitions import openpgp, render
@@ -48,6 +48,7 @@ from petitions.models import (
     ExportStatus,
     PaperSize,
 )
+from petitions.selectors import Standing, export_standing
 from signatures.models import Issuance, IssuerKey, Signature
 from signatures.services.eligibility import invite_codes_create
 
@@ -391,6 +392,39 @@ def verify_url(campaign: Campaign) -> str:
     return settings.SITE_URL + reverse("petitions:verify", args=[campaign.slug])
 
 
+def export_public_url(export: Export) -> str:
+    """The export's own public page: its manifest, signature files and the
+    receipt check."""
+    return settings.SITE_URL + reverse(
+        "petitions:verify_export", args=[export.letter.campaign.slug, export.pk]
+    )
+
+
+def export_file_name(export: Export, name: str) -> str:
+    """What a file of the export is called once downloaded, and what the
+    PDF's appendix calls it: <letter's short name>-<first 8 of the export
+    id>-<name>. The short name is the one without an unlisted letter's
+    secret, which no file name (handed to leadership) may carry."""
+    return f"{base_slug(export.letter)}-{str(export.pk)[:8]}-{name}"
+
+
+def public_key_file_name(campaign: Campaign, fingerprint: str) -> str:
+    """What the campaign's public key is called once downloaded."""
+    return f"{campaign.slug}-{fingerprint[-16:]}.asc"
+
+
+def export_file_names(export: Export, *, fingerprint: str) -> dict[str, str]:
+    """The downloaded names the checking instructions name (the PDF's
+    appendix, the export's public page); `fingerprint`: its signing key's."""
+    return {
+        "pdf": export_file_name(export, "petition.pdf"),
+        "pdf_asc": export_file_name(export, "petition.pdf.asc"),
+        "manifest": export_file_name(export, "manifest.json"),
+        "manifest_asc": export_file_name(export, "manifest.json.asc"),
+        "key": public_key_file_name(export.letter.campaign, fingerprint),
+    }
+
+
 def export_render(export_id) -> str:
     """Render, sign and store an export. Safe to run again (acks_late).
 
@@ -471,7 +505,9 @@ def export_render(export_id) -> str:
             issuer_key_id=snap.issuer_key_id,
             openpgp_fingerprint=key.fingerprint,
             verify_url=verify_url(campaign),
+            export_url=export_public_url(export),
             export_id=str(export.pk),
+            file_names=export_file_names(export, fingerprint=key.fingerprint),
             paper=export.paper,
         )
         progress(15)
@@ -603,6 +639,9 @@ class Verification:
     export: Export | None
     signature_valid: bool = False
     key: CampaignKey | None = None
+    # The export against the letter's delivery: the delivered petition, an
+    # earlier export, or one of a letter not delivered yet.
+    standing: Standing | None = None
 
 
 def _verify_signature(export: Export, pdf: bytes) -> tuple[bool, CampaignKey | None]:
@@ -618,7 +657,8 @@ def _verify_signature(export: Export, pdf: bytes) -> tuple[bool, CampaignKey | N
 
 
 def verify_pdf(*, campaign: Campaign, sha256: str, pdf: bytes | None = None) -> Verification:
-    """Is this (the PDF or its SHA-256) an export of the campaign? Does it verify?"""
+    """Is this (the PDF or its SHA-256) an export of the campaign? Does it
+    verify? Is it the delivered petition, or an earlier export?"""
     sha256 = (sha256 or "").strip().lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValidationError(_("A SHA-256 is 64 hexadecimal characters."))
@@ -633,11 +673,13 @@ def verify_pdf(*, campaign: Campaign, sha256: str, pdf: bytes | None = None) -> 
         try:
             pdf = export_file(export, PDF_NAME).read_bytes()
         except FileNotFoundError:
-            return Verification(export=export)
+            return Verification(export=export, standing=export_standing(export))
     if hashlib.sha256(pdf).hexdigest() != sha256:
         return Verification(export=None)
     valid, key = _verify_signature(export, pdf)
-    return Verification(export=export, signature_valid=valid, key=key)
+    return Verification(
+        export=export, signature_valid=valid, key=key, standing=export_standing(export)
+    )
 
 
 def hash_upload(upload) -> tuple[str, bytes]:
@@ -710,6 +752,15 @@ def receipt_exports(*, signature, **kwargs) -> list[dict]:
 # --- delivery ----------------------------------------------------------------------
 
 
+def export_is_stale(export: Export) -> bool:
+    """The letter or its signatures changed since this export (it was closed,
+    a signature came or was withdrawn, ...): the PDF no longer shows the
+    letter's current state, so it cannot be delivered; export it again.
+    Builds the letter's manifest: call it where it matters (before a delivery)."""
+    letter = export.letter
+    return snapshot(letter, paper=export.paper, encrypt=export.encrypt).key != export.state_key
+
+
 def delivery_record(
     *,
     actor,
@@ -737,7 +788,7 @@ def delivery_record(
         errors["notes"] = [_("Notes have at most 2,000 characters.")]
     if errors:
         raise ValidationError(errors)
-    if snapshot(letter, paper=export.paper, encrypt=export.encrypt).key != export.state_key:
+    if export_is_stale(export):
         raise ValidationError(
             _("The letter or its signatures changed after this export: export it again.")
         )

@@ -157,14 +157,37 @@ def keys(request, *, campaign, membership):
     )
 
 
+def _next_step(export, delivery) -> str:
+    """What the export page asks the delegate or organizer to do next."""
+    letter = export.letter
+    if delivery is not None:
+        return "respond"  # this export is the delivered petition
+    if letter.state == LetterState.DELIVERED:
+        return "superseded"  # delivered with another export
+    if export.status in (ExportStatus.FAILED, ExportStatus.CANCELLED):
+        return "export_again"
+    if export.status != ExportStatus.DONE:
+        return "wait"
+    if letter.state == LetterState.OPEN:
+        return "close"
+    if services.export_is_stale(export):
+        return "export_again"
+    return "deliver"
+
+
 def _detail_context(request, campaign, membership, export, **extra):
     delivery = Delivery.objects.filter(export=export).select_related("export").first()
+    next_step = _next_step(export, delivery)
     ready_update = None
     if delivery is not None and not selectors.update_posted_since(delivery):
         ready_update = UpdateForm(initial=selectors.delivery_update_draft(delivery))
     files = []
     if export.status == ExportStatus.DONE:
-        files = [name for name in services.FILES if (export.directory / name).is_file()]
+        files = [
+            (name, services.export_file_name(export, name))
+            for name in services.FILES
+            if (export.directory / name).is_file()
+        ]
     return {
         "campaign": campaign,
         "membership": membership,
@@ -174,9 +197,12 @@ def _detail_context(request, campaign, membership, export, **extra):
         "stall_notice": services.export_stall_notice(export),
         "delivery": delivery,
         "ready_update": ready_update,
-        "can_deliver": export.status == ExportStatus.DONE
-        and export.letter.state == LetterState.CLOSED
-        and delivery is None,
+        "next_step": next_step,
+        "can_deliver": next_step == "deliver",
+        "is_organizer": membership.role == Role.ORGANIZER,
+        "delivered_export": selectors.delivered_export(export.letter)
+        if next_step == "superseded"
+        else None,
         "delivery_form": extra.pop("delivery_form", None) or forms.DeliveryForm(),
         "response_form": extra.pop("response_form", None) or forms.ResponseForm(),
         **extra,
@@ -277,11 +303,10 @@ def _file_response(export: Export, name: str) -> FileResponse:
     except FileNotFoundError:
         raise Http404
     content_type = services.FILES[name][0]
-    filename = f"{export.letter.slug}-{str(export.pk)[:8]}-{name}"
     response = FileResponse(
         open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
         as_attachment=True,
-        filename=filename,
+        filename=services.export_file_name(export, name),
         content_type=content_type,
     )
     response["Cache-Control"] = "private, no-store"
@@ -348,7 +373,7 @@ def public_key(request, slug):
     if key is None:
         raise Http404
     response = HttpResponse(key.public_key, content_type="application/pgp-keys; charset=ascii")
-    filename = f"{campaign.slug}-{key.fingerprint[-16:]}.asc"
+    filename = services.public_key_file_name(campaign, key.fingerprint)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -436,9 +461,17 @@ def verify_export(request, slug, export_id):
             "campaign": campaign,
             "export": export,
             "letter": export.letter,
+            "standing": selectors.export_standing(export),
             "form": form,
             "included": included,
-            "public_files": [n for n, (_t, public) in services.FILES.items() if public],
+            "public_files": [
+                (name, services.export_file_name(export, name))
+                for name, (_type, public) in services.FILES.items()
+                if public
+            ],
+            "file_names": services.export_file_names(
+                export, fingerprint=export.openpgp_fingerprint
+            ),
         },
         status=status,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.core.cache import cache, caches
@@ -38,17 +40,44 @@ class LetterFigures:
         return min(100, (100 * self.count) // self.goal) if self.goal else 0
 
 
+def group_key(name: str) -> str:
+    """What makes spellings of a department or location one group: equal up
+    to case and spacing ("Warehouse", "WAREHOUSE" and "warehouse" are one
+    group; "Ware house" and "ware  house" another)."""
+    return " ".join(name.casefold().split())
+
+
+def canonical_groups(counts: Mapping[str, int]) -> dict[str, tuple[str, int]]:
+    """{group key: (spelling shown, signatures)} of {spelling as signed: count}.
+
+    The spelling shown is the group's most used one (ties: the first in
+    code-point order), with each run of spaces as one space. Empty names form
+    no group. petitions.manifest groups the same way, so the PDF and the
+    public pages agree.
+    """
+    spellings: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, n in counts.items():
+        key = group_key(name)
+        if key:
+            spellings[key][name] = spellings[key].get(name, 0) + n
+    return {
+        key: (" ".join(min(found, key=lambda s: (-found[s], s)).split()), sum(found.values()))
+        for key, found in spellings.items()
+    }
+
+
 def groups_at_least_k(letter, field_name: str, k: int) -> list[tuple[str, int]]:
+    """(spelling shown, signatures) of the groups holding at least k, largest first."""
     rows = (
         Signature.objects.counted()
         .filter(letter=letter)
         .exclude(**{field_name: ""})
         .values(field_name)
         .annotate(n=Count("id"))
-        .filter(n__gte=k)
-        .order_by("-n", field_name)
+        .order_by()
     )
-    return [(row[field_name], row["n"]) for row in rows]
+    groups = canonical_groups({row[field_name]: row["n"] for row in rows})
+    return sorted(((name, n) for name, n in groups.values() if n >= k), key=lambda g: (-g[1], g[0]))
 
 
 def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
@@ -143,26 +172,34 @@ def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[Pu
 
     - A public name shows once the letter's count reaches the signer's
       reveal_at (at once when reveal_at is empty).
-    - A department or location shows only if its group holds at least k
-      signatures; when both would show but their combination holds fewer
-      than k, only the department shows (the pair would single people out).
+    - A department or location shows only if its group (canonical_groups:
+      spellings equal up to case and spacing) holds at least k signatures,
+      in the group's one spelling; when both would show but their
+      combination holds fewer than k, only the department shows (the pair
+      would single people out).
     """
-    big_departments = {name for name, _n in figures.departments}
-    big_locations = {name for name, _n in figures.locations}
-    pairs: dict[tuple[str, str], int] = {}
+    # Group key -> the spelling shown (figures list groups by their shown spelling).
+    big_departments = {group_key(name): name for name, _n in figures.departments}
+    big_locations = {group_key(name): name for name, _n in figures.locations}
+    pairs: Counter[tuple[str, str]] = Counter()
     if big_departments and big_locations:
         rows = (
             Signature.objects.counted()
-            .filter(letter=letter, department__in=big_departments, location__in=big_locations)
+            .filter(letter=letter)
+            .exclude(department="")
+            .exclude(location="")
             .values("department", "location")
             .annotate(n=Count("id"))
+            .order_by()
         )
-        pairs = {(row["department"], row["location"]): row["n"] for row in rows}
+        for row in rows:
+            pairs[group_key(row["department"]), group_key(row["location"])] += row["n"]
     result = []
     for sig in signatures:
-        department = sig.department if sig.department in big_departments else ""
-        location = sig.location if sig.location in big_locations else ""
-        if department and location and pairs.get((department, location), 0) < figures.k:
+        department_key, location_key = group_key(sig.department), group_key(sig.location)
+        department = big_departments.get(department_key, "")
+        location = big_locations.get(location_key, "")
+        if department and location and pairs[department_key, location_key] < figures.k:
             location = ""
         revealed = bool(sig.public_name) and (
             sig.reveal_at is None or figures.count >= sig.reveal_at

@@ -8,22 +8,16 @@ anonymous visitor.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from organizing.models import Role
 from tests.support.factories import CampaignFactory, MembershipFactory
-from tests.support.services import unreachable_redis
+from tests.support.services import REQUIRE_SERVICES, skip_or_fail, unreachable_redis
 from tests.support.sessions import login_with_mfa
 from tests.support.users import Roles, make_user
 
 # The `stack` fixture: the production processes (tests/support/production.py).
 pytest_plugins = ["tests.support.production"]
-
-# CI sets REQUIRE_SERVICES=1: a test that needs PostgreSQL or Redis must then
-# run, not skip.
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
 def pytest_runtest_setup(item):
@@ -32,15 +26,9 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         engine = settings.DATABASES["default"]["ENGINE"]
         if "postgresql" not in engine:
-            _skip_or_fail("needs PostgreSQL: set DATABASE_URL")
+            skip_or_fail("needs PostgreSQL: set DATABASE_URL")
     if item.get_closest_marker("redis") and not settings.REDIS_URL:
-        _skip_or_fail("needs Redis: set REDIS_URL")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"REQUIRE_SERVICES=1 but this test would be skipped: {reason}")
-    pytest.skip(reason)
+        skip_or_fail("needs Redis: set REDIS_URL")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

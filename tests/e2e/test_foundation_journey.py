@@ -73,6 +73,7 @@ def test_organizer_signs_up_enables_totp_creates_campaign_and_invites(new_page, 
     organizer.fill("#id_slug", "keystrokes")
     organizer.fill("#id_employer_name", "Example Corp")
     organizer.fill("#id_allowed_domains", "example.com")
+    organizer.fill("#id_display_name", "Ada")
     organizer.click("main form button[type=submit]")
     organizer.wait_for_url("**/c/keystrokes/manage/")
     assert "Campaign created" in organizer.locator(".messages").inner_text()
@@ -91,7 +92,8 @@ def test_organizer_signs_up_enables_totp_creates_campaign_and_invites(new_page, 
     member.click("main >> text=Create an account")
     member.wait_for_url("**/accounts/signup/**")
     sign_up(member, "grace@personal.test")
-    member.goto(urlparse(link).path)
+    # Confirming the address leads back to the invitation.
+    member.wait_for_url(f"**{urlparse(link).path}")
     member.fill("#id_display_name", "Night owl")
     member.click("main form button[type=submit]")
     member.wait_for_url("**/c/keystrokes/")

@@ -3,6 +3,7 @@ role, campaign creation and settings, and bad input answered with a 4xx."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -102,6 +103,7 @@ CASES = [
             "allowed_domains": "e.example",
             "k_threshold": 5,
             "approval_quorum": 1,
+            "display_name": "Founder",
         },
     ),
     Case(
@@ -188,7 +190,7 @@ CASES = [
         lambda r, t: reverse("organizing:join", args=[t.token]),
         EVERYONE,
         ok_status=302,
-        data=lambda r, t: {"display_name": ""},
+        data=lambda r, t: {"display_name": "Newcomer"},
     ),
 ]
 
@@ -259,6 +261,7 @@ def test_create_campaign_makes_the_creator_its_organizer(roles, client_for):
             "allowed_domains": "Initech.example\n@initech-labs.example\ninitech.example",
             "k_threshold": 8,
             "approval_quorum": 3,
+            "display_name": "Night owl",
         },
     )
     assert response.status_code == 302
@@ -268,9 +271,8 @@ def test_create_campaign_makes_the_creator_its_organizer(roles, client_for):
     assert (campaign.k_threshold, campaign.approval_quorum) == (8, 3)
     membership = Membership.objects.get(campaign=campaign, user=roles.organizer)
     assert membership.role == Role.ORGANIZER
-    # The display name never reveals the email address.
-    assert membership.display_name.startswith("member-")
-    assert "org" not in membership.display_name
+    # The name the creator chose, not a random "member-a79e73".
+    assert membership.display_name == "Night owl"
     assert AuditEntry.objects.filter(campaign=campaign, action="campaign.create").count() == 1
     assert client.get(reverse("organizing:manage", args=["fair-pay"])).status_code == 200
 
@@ -297,6 +299,13 @@ def test_new_campaign_uses_the_default_k(roles, client_for, settings):
         ({"k_threshold": 100000}, "k_threshold"),
         ({"approval_quorum": 0}, "approval_quorum"),
         ({"name": "x" * 500}, "name"),
+        # The creator is asked for the name other members see.
+        ({"display_name": ""}, "display_name"),
+        ({"display_name": "   "}, "display_name"),
+        ({"display_name": "Eve\u202e"}, "display_name"),
+        # A public mail provider lets anyone sign: refused unless confirmed.
+        ({"allowed_domains": "gmail.com"}, "allowed_domains"),
+        ({"allowed_domains": "acme.example\nOutlook.com"}, "allowed_domains"),
     ],
 )
 def test_create_campaign_rejects_bad_values_with_400(roles, client_for, data, field):
@@ -307,6 +316,7 @@ def test_create_campaign_rejects_bad_values_with_400(roles, client_for, data, fi
         "allowed_domains": "",
         "k_threshold": 5,
         "approval_quorum": 2,
+        "display_name": "Founder",
     }
     count = Campaign.objects.count()
     response = client_for(roles.organizer).post(
@@ -338,6 +348,109 @@ def test_settings_change_is_saved_and_audited(roles, client_for):
     entry = AuditEntry.objects.get(campaign=campaign, action="campaign.update")
     assert entry.actor == roles.organizer
     assert "k_threshold" in entry.summary and "name" in entry.summary
+
+
+NEW_CAMPAIGN = {
+    "name": "Fair pay",
+    "slug": "fair-pay",
+    "employer_name": "Initech",
+    "allowed_domains": "initech.example\ngmail.com",
+    "k_threshold": 5,
+    "approval_quorum": 2,
+    "display_name": "Founder",
+}
+CONFIRM = 'name="confirm_public_domains"'
+
+
+def test_a_public_mail_provider_needs_an_explicit_confirmation(roles, client_for):
+    client = client_for(roles.organizer)
+    url = reverse("organizing:campaign_create")
+    assert CONFIRM not in client.get(url).content.decode()
+    response = client.post(url, NEW_CAMPAIGN)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "gmail.com is a public mail provider: anyone can get an address there" in text
+    assert CONFIRM in text  # the checkbox appears once it is needed
+    assert not Campaign.objects.filter(slug="fair-pay").exists()
+
+    response = client.post(url, {**NEW_CAMPAIGN, "confirm_public_domains": "on"})
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(slug="fair-pay")
+    assert campaign.allowed_domains == ["initech.example", "gmail.com"]
+    entry = AuditEntry.objects.get(campaign=campaign, action="campaign.create")
+    assert "gmail.com" in entry.summary
+
+    # Saving the settings again keeps it without asking; adding another asks.
+    settings_url = reverse("organizing:settings", args=["fair-pay"])
+    data = {key: value for key, value in NEW_CAMPAIGN.items() if key != "display_name"}
+    assert CONFIRM not in client.get(settings_url).content.decode()
+    assert client.post(settings_url, {**data, "name": "Fair pay now"}).status_code == 302
+    response = client.post(settings_url, {**data, "allowed_domains": "gmail.com\nyahoo.com"})
+    assert response.status_code == 400
+    assert "yahoo.com is a public mail provider" in response.content.decode()
+    assert "gmail.com is" not in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.allowed_domains == ["initech.example", "gmail.com"]
+    response = client.post(
+        settings_url,
+        {**data, "allowed_domains": "gmail.com\nyahoo.com", "confirm_public_domains": "on"},
+    )
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.allowed_domains == ["gmail.com", "yahoo.com"]
+    entry = AuditEntry.objects.filter(campaign=campaign, action="campaign.update").first()
+    assert "public mail provider confirmed: yahoo.com" in entry.summary
+
+
+def test_the_services_refuse_an_unconfirmed_public_mail_provider(roles):
+    with pytest.raises(services.PublicMailDomain, match="hotmail.com, gmx.de are public"):
+        services.campaign_create(
+            creator=roles.organizer,
+            name="X",
+            slug="x",
+            employer_name="E",
+            allowed_domains="HOTMAIL.com\n@gmx.de\nx.example",
+        )
+    with pytest.raises(services.PublicMailDomain):
+        services.campaign_update(
+            actor=roles.organizer, campaign=roles.campaign, allowed_domains=["proton.me"]
+        )
+    roles.campaign.refresh_from_db()
+    assert "proton.me" not in roles.campaign.allowed_domains
+    services.campaign_update(
+        actor=roles.organizer,
+        campaign=roles.campaign,
+        allowed_domains=["proton.me"],
+        allow_public_mail_domains=True,
+    )
+    assert roles.campaign.allowed_domains == ["proton.me"]
+    # A work domain that merely contains a provider's name is no provider.
+    services.campaign_update(
+        actor=roles.organizer, campaign=roles.campaign, allowed_domains=["gmail.com.example"]
+    )
+
+
+def test_short_name_has_a_hint_and_no_slug_jargon(roles, client_for):
+    client = client_for(roles.organizer)
+    page = client.get(reverse("organizing:campaign_create")).content.decode()
+    assert "Short name for web addresses" in page
+    assert "/c/fair-pay/" in page
+    assert "Your display name in this campaign" in page
+    for bad in ("not a slug!", "acme"):
+        response = client.post(reverse("organizing:campaign_create"), {**NEW_CAMPAIGN, "slug": bad})
+        assert response.status_code == 400
+        # What a person reads (tags and their attributes left out).
+        visible = re.sub(r"<[^>]+>", " ", response.content.decode().split("<main")[1])
+        assert "slug" not in visible.lower()
+    response = client.post(reverse("organizing:campaign_create"), {**NEW_CAMPAIGN, "slug": "acme"})
+    assert "Another campaign already uses this short name" in response.content.decode()
+    # Capitals are folded: the address is the same for everyone who types it.
+    response = client.post(
+        reverse("organizing:campaign_create"),
+        {**NEW_CAMPAIGN, "slug": "Fair-Pay", "allowed_domains": "initech.example"},
+    )
+    assert response.status_code == 302
+    assert Campaign.objects.filter(slug="fair-pay").exists()
 
 
 def test_settings_bad_values_change_nothing(roles, client_for):

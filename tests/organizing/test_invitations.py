@@ -199,6 +199,23 @@ def test_join_rejects_a_too_long_display_name(roles, client_for):
     assert created.invitation.uses == 0
 
 
+def test_joining_asks_for_a_display_name_instead_of_a_random_one(roles, client_for):
+    created = invite(roles)
+    path = reverse("organizing:join", args=[created.token])
+    client = client_for(make_user())
+    page = client.get(path).content.decode()
+    assert "Your display name in this campaign" in page
+    assert "A pseudonym is fine" in page
+    assert "random name" not in page
+    response = client.post(path, {"display_name": "  "})
+    assert response.status_code == 400
+    assert b'role="alert"' in response.content
+    created.invitation.refresh_from_db()
+    assert created.invitation.uses == 0
+    assert client.post(path, {"display_name": "Quiet fox"}).status_code == 302
+    assert Membership.objects.get(user__memberships__display_name="Quiet fox").role == Role.MEMBER
+
+
 def test_join_refuses_other_methods(roles, client_for):
     created = invite(roles)
     path = reverse("organizing:join", args=[created.token])

@@ -65,6 +65,7 @@ def organizer_requests(invitation, extra):
                 "employer_name": "E",
                 "k_threshold": 5,
                 "approval_quorum": 1,
+                "display_name": "Founder",
             },
         ),
     ]

@@ -95,6 +95,7 @@ def attacks(roles, extra, channel):
                 "employer_name": "E",
                 "k_threshold": 5,
                 "approval_quorum": 1,
+                "display_name": "Founder",
             },
         ),
     ]

@@ -132,3 +132,12 @@ def test_a_printed_recovery_code_works(db):
     response = client.post(reverse("mfa_authenticate"), {"code": delegate["recovery"][0]})
     assert response.status_code == 302
     assert client.get(reverse("organizing:dashboard")).status_code == 200
+
+
+def test_the_login_address_printed_is_where_the_site_is_served(db, settings):
+    # `make run PORT=8711` leaves SITE_URL unset: settings derive it from
+    # HOST and PORT (tests/organizing/test_settings.py); what is printed follows.
+    settings.SITE_URL = "http://127.0.0.1:8711"
+    output = seed()
+    assert "Log in at http://127.0.0.1:8711/accounts/login/ with:" in output
+    assert ":8000" not in output

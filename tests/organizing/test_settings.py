@@ -58,6 +58,7 @@ print(json.dumps({
     "secret_key": s.SECRET_KEY,
     "debug": s.DEBUG,
     "allowed_hosts": s.ALLOWED_HOSTS,
+    "site_url": s.SITE_URL,
     "hsts": s.SECURE_HSTS_SECONDS,
     "session_cookie_secure": s.SESSION_COOKIE_SECURE,
     "csrf_cookie_secure": s.CSRF_COOKIE_SECURE,
@@ -307,6 +308,34 @@ def test_https_site_turns_on_secure_cookies_and_hsts(tmp_path):
     assert s["ssl_redirect"] is True
 
 
+@pytest.mark.parametrize(
+    ("env", "site_url", "extra_host"),
+    [
+        ({}, "http://127.0.0.1:8000", None),
+        # `make run PORT=8711` (the Makefile exports HOST and PORT)
+        ({"HOST": "127.0.0.1", "PORT": "8711"}, "http://127.0.0.1:8711", None),
+        ({"HOST": "localhost", "PORT": "9000"}, "http://localhost:9000", None),
+        # every interface: this machine reaches it as 127.0.0.1
+        ({"HOST": "0.0.0.0", "PORT": "8712"}, "http://127.0.0.1:8712", None),  # noqa: S104
+        ({"HOST": "::", "PORT": "8712"}, "http://127.0.0.1:8712", None),
+        ({"HOST": "::1", "PORT": "8713"}, "http://[::1]:8713", None),
+        ({"HOST": "192.0.2.7", "PORT": "8714"}, "http://192.0.2.7:8714", "192.0.2.7"),
+        # SITE_URL, when set, wins over where the process listens
+        (
+            {"SITE_URL": "https://organizing.example.org/", "PORT": "8715"},
+            "https://organizing.example.org",
+            "organizing.example.org",
+        ),
+    ],
+)
+def test_site_url_follows_where_make_run_serves(tmp_path, env, site_url, extra_host):
+    s = load_settings(tmp_path, **env)
+    assert s["site_url"] == site_url
+    # The address the links carry is one the site answers on.
+    expected_hosts = ["127.0.0.1", "localhost", "[::1]"] + ([extra_host] if extra_host else [])
+    assert s["allowed_hosts"] == expected_hosts
+
+
 def test_lists_and_booleans_from_the_environment(tmp_path):
     s = load_settings(tmp_path, ALLOWED_HOSTS="a.example, b.example", DEBUG="true")
     assert s["allowed_hosts"] == ["a.example", "b.example"]
@@ -328,6 +357,8 @@ def test_lists_and_booleans_from_the_environment(tmp_path):
         ({"CELERY_TASK_SOFT_TIME_LIMIT": "700", "CELERY_TASK_TIME_LIMIT": "600"}, "SOFT"),
         ({"DEFAULT_K_ANONYMITY": "1"}, "DEFAULT_K_ANONYMITY"),
         ({"HTTPS": "perhaps"}, "HTTPS"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
     ],
 )
 def test_bad_values_fail_at_start_up(tmp_path, env, message):

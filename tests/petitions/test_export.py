@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 
 import pytest
@@ -57,6 +58,75 @@ def test_pdf_text_has_title_hash_count_and_manifest_hash(exported, letter):
     assert exported.openpgp_fingerprint in flat
 
 
+def test_pdf_appendix_names_the_files_as_downloaded_and_the_exports_own_page(
+    exported, letter, client_for, roles, settings
+):
+    text = pdftotext(export_file(exported, "petition.pdf").read_bytes(), layout=False)
+    appendix = text[text.index("Appendix: how to check this document") :]
+    flat = "".join(appendix.split())
+    prefix = f"{letter.slug}-{str(exported.pk)[:8]}-"
+    key_name = f"{roles.campaign.slug}-{exported.openpgp_fingerprint[-16:]}.asc"
+    for command in (
+        f"sha256sum{prefix}petition.pdf",
+        f"gpg--import{key_name}",
+        f"gpg--verify{prefix}petition.pdf.asc{prefix}petition.pdf",
+        f"sha256sum{prefix}manifest.json",
+        f"gpg--verify{prefix}manifest.json.asc{prefix}manifest.json",
+    ):
+        assert command in flat, command
+    # No instruction names a file that no download is called.
+    assert "sha256sum petition.pdf" not in appendix
+    assert "“gpg --verify petition.pdf.asc" not in appendix
+    # The receipt is checked on the export's own page, whose address is printed.
+    export_page = settings.SITE_URL + reverse(
+        "petitions:verify_export", args=[roles.campaign.slug, exported.pk]
+    )
+    assert export_page in flat
+    assert "receipt on this export's page" in " ".join(appendix.split())
+    assert "receipt on the verification page" not in " ".join(appendix.split())
+
+    # Those are the names the files get when downloaded, by staff and by anyone.
+    staff = client_for(roles.delegate)
+    for name in ("petition.pdf", "petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+        response = staff.get(
+            reverse("petitions:download", args=[roles.campaign.slug, exported.pk, name])
+        )
+        assert b"".join(response.streaming_content)  # read to the end, which closes it
+        assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
+    public = client_for(None)
+    for name in ("petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+        response = public.get(
+            reverse("petitions:public_download", args=[roles.campaign.slug, exported.pk, name])
+        )
+        assert b"".join(response.streaming_content)  # read to the end, which closes it
+        assert f'filename="{prefix}{name}"' in response["Content-Disposition"]
+    response = public.get(
+        reverse("petitions:public_key", args=[roles.campaign.slug]),
+        {"fingerprint": exported.openpgp_fingerprint},
+    )
+    assert f'filename="{key_name}"' in response["Content-Disposition"]
+    page = public.get(export_page.removeprefix(settings.SITE_URL)).content.decode()
+    assert f"gpg --verify {prefix}petition.pdf.asc {prefix}petition.pdf" in page
+
+
+def test_file_names_of_an_unlisted_letter_do_not_carry_its_secret(
+    roles, campaign_key, django_capture_on_commit_callbacks
+):
+    letter = make_letter(roles.campaign, slug="quiet-letter")
+    letter.visibility = "unlisted"
+    letter.slug = f"quiet-letter-{letter.unlisted_token}"
+    letter.save()
+    make_signatures(letter, 3)
+    export, _created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    assert export.status == "done", export.error
+    name = services.export_file_name(export, "petition.pdf")
+    assert name == f"quiet-letter-{str(export.pk)[:8]}-petition.pdf"
+    text = pdftotext(export_file(export, "petition.pdf").read_bytes(), layout=False)
+    assert letter.unlisted_token not in "".join(text.split())
+
+
 def test_pdf_respects_k_anonymity_and_reveal_thresholds(exported):
     text = pdftotext(export_file(exported, "petition.pdf").read_bytes())
     # Departments and locations: "Engineering" (25+) and "Tiny team" (12) >= k=5;
@@ -72,6 +142,31 @@ def test_pdf_respects_k_anonymity_and_reveal_thresholds(exported):
     assert "pseudo00038" not in text  # Alice is listed by name
     assert "withdrawn-one" not in text
     assert "pseudo00000" in text
+
+
+def test_manifest_and_pdf_group_spellings_like_the_public_pages(
+    roles, campaign_key, django_capture_on_commit_callbacks
+):
+    from signatures.selectors import letter_figures
+
+    letter = make_letter(roles.campaign, slug="spellings")
+    make_signatures(letter, 3, department="Warehouse", location="Porto")
+    make_signatures(letter, 2, start_index=3, department="warehouse ", location="porto")
+    make_signatures(letter, 1, start_index=5, department="WAREHOUSE", location="Lisbon")
+    export, _created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    entries = json.loads(export_file(export, "manifest.json").read_bytes())
+    assert {e["department"] for e in entries} == {"Warehouse"}
+    assert sorted(e["location"] for e in entries) == [""] + ["Porto"] * 5
+    text = pdftotext(export_file(export, "petition.pdf").read_bytes())
+    assert re.search(r"Warehouse\s+6\b", text)
+    assert "warehouse" not in text and "WAREHOUSE" not in text
+    assert re.search(r"Porto\s+5\b", text) and "Lisbon" not in text
+    # The same groups as the letter's public figures.
+    figures = letter_figures(letter, use_cache=False)
+    assert figures.departments == [("Warehouse", 6)]
+    assert figures.locations == [("Porto", 5)]
 
 
 def test_manifest_is_canonical_and_hashed(exported):
@@ -201,6 +296,57 @@ def test_verification_page_accepts_genuine_and_rejects_tampered(client, roles, e
     assert "No: no export of this campaign" in response.content.decode()
 
 
+DELIVERED = "This is the delivered petition"
+EARLIER = "This is an earlier export, not the delivered petition."
+NOT_DELIVERED = "Not delivered: the campaign has not recorded the delivery of this letter yet"
+
+
+def test_the_verifier_tells_the_delivered_petition_from_an_earlier_export(
+    client, roles, exported, letter, django_capture_on_commit_callbacks
+):
+    verify = reverse("petitions:verify", args=[roles.campaign.slug])
+
+    def standing(export) -> tuple[str, str]:
+        """(what the verifier says of its PDF, what its own page says)"""
+        pdf = export_file(export, "petition.pdf").read_bytes()
+        upload = SimpleUploadedFile("p.pdf", pdf, "application/pdf")
+        answer = client.post(verify, {"pdf": upload})
+        assert answer.status_code == 200
+        assert "Yes: this is an export of this campaign." in answer.content.decode()
+        page = client.get(reverse("petitions:verify_export", args=[roles.campaign.slug, export.pk]))
+        return answer.content.decode(), page.content.decode()
+
+    # Before any delivery: genuine, and said not to be delivered (yet).
+    for text in standing(exported):
+        assert NOT_DELIVERED in text
+        assert DELIVERED not in text and EARLIER not in text
+
+    # A signature is withdrawn: a new export, which is the one delivered.
+    from signatures.models import Signature
+
+    Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
+    final, created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    assert created and final.status == "done"
+    services.delivery_record(
+        actor=roles.delegate,
+        export=final,
+        delivered_at=final.finished_at,
+        recipient="The CEO",
+        method="in_person",
+    )
+    for text in standing(final):
+        assert DELIVERED in text
+        assert EARLIER not in text and NOT_DELIVERED not in text
+    for text in standing(exported):
+        assert EARLIER in text
+        assert DELIVERED + ":" not in text and NOT_DELIVERED not in text
+        # ... and it points to the delivered one, with its count.
+        assert reverse("petitions:verify_export", args=[roles.campaign.slug, final.pk]) in text
+        assert "with 41 signatures" in text
+
+
 def test_verification_reports_a_broken_signature(client, roles, exported):
     Export.objects.filter(pk=exported.pk).update(
         pdf_signature=export_file(exported, "manifest.json.asc").read_text()
@@ -325,12 +471,18 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
 
     out = tmp_path / "out"
     call_command("export_petition", letter.slug, "--out", str(out))
+    export = Export.objects.get(letter=letter)
+    # The names a download gives them, which the PDF's appendix prints.
+    prefix = f"{letter.slug}-{str(export.pk)[:8]}-"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc"]
+    assert names == [
+        prefix + name
+        for name in ("manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc")
+    ]
     ok, output = gpg_verify(
         campaign_key.public_key,
-        (out / "petition.pdf.asc").read_text(),
-        (out / "petition.pdf").read_bytes(),
+        (out / f"{prefix}petition.pdf.asc").read_text(),
+        (out / f"{prefix}petition.pdf").read_bytes(),
     )
     assert ok, output
     with pytest.raises(CommandError):

@@ -130,6 +130,57 @@ def test_departments_and_locations_show_only_for_groups_of_k(letter):
     assert detail["departments"] == [{"name": "Legal", "count": 5}]
 
 
+def test_groups_ignore_case_and_spacing_and_show_one_spelling(letter):
+    """Five people of one warehouse, spelled three ways: one group of k,
+    shown, where separate spellings all stayed under k and hidden."""
+    assert letter.campaign.k_threshold == 5
+    spellings = ["Warehouse", "Warehouse", "warehouse", "WAREHOUSE ", " warehouse"]
+    for i, department in enumerate(spellings):
+        sig(letter, f"w-{i}", department=department, location=["Oslo", "oslo"][i % 2])
+    for i in range(4):
+        sig(letter, f"hr-{i}", department=["HR", "hr"][i % 2], location="Bergen")
+    sig(letter, "ware-house", department="Ware house", location="Bergen")
+    figures = letter_figures(letter, use_cache=False)
+    # The most used spelling stands for the group; "Ware house" is another word.
+    assert figures.departments == [("Warehouse", 5)]
+    assert figures.locations == [("Bergen", 5), ("Oslo", 5)]
+    rows = public_rows(letter)
+    assert {rows[f"w-{i}"]["department"] for i in range(5)} == {"Warehouse"}
+    assert rows["hr-0"]["department"] is None and rows["ware-house"]["department"] is None
+    # The pair Warehouse x Oslo holds all five (the location spelled two ways).
+    assert {rows[f"w-{i}"]["location"] for i in range(5)} == {"Oslo"}
+    detail = Client().get(f"/api/v1/letters/{letter.slug}").json()
+    assert detail["departments"] == [{"name": "Warehouse", "count": 5}]
+
+
+def test_the_letters_manage_page_shows_its_count_and_groups(letter, roles, client_for):
+    from django.urls import reverse
+
+    for i in range(5):
+        sig(letter, f"w-{i}", department=["Warehouse", "warehouse"][i % 2])
+    sig(letter, "gone", department="Warehouse", withdrawn=True)
+    url = reverse("letters:manage_detail", args=[roles.campaign.slug, letter.pk])
+    html = client_for(roles.organizer).get(url).content.decode()
+    assert "<strong>5</strong> signatures of a goal of 100 (5%)" in html
+    assert "<tr><td>Warehouse</td><td>5</td></tr>" in html
+    # A draft has no signatures to count: no figures.
+    draft = draft_letter(roles.campaign)
+    url = reverse("letters:manage_detail", args=[roles.campaign.slug, draft.pk])
+    assert 'id="letter-figures"' not in client_for(roles.organizer).get(url).content.decode()
+
+
+def test_the_spelling_shown_is_the_most_used_then_the_first_in_order():
+    from signatures.selectors import canonical_groups, group_key
+
+    assert group_key("  North   Wing ") == group_key("north wing") == "north wing"
+    assert canonical_groups({"north wing": 2, "North  Wing": 3}) == {
+        "north wing": ("North Wing", 5)
+    }
+    # A tie: code-point order ("W" before "w").
+    assert canonical_groups({"warehouse": 2, "Warehouse": 2}) == {"warehouse": ("Warehouse", 4)}
+    assert canonical_groups({"": 7, "   ": 1}) == {}
+
+
 def test_public_list_is_paginated_and_not_in_signing_order(letter):
     for i in range(60):
         sig(letter, f"p{i:03d}")

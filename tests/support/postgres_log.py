@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.db import connection, connections, transaction
 
-from tests.conftest import _skip_or_fail
+from tests.support.services import skip_or_fail
 
 WAIT = 30  # seconds: an upper bound on a slow machine, not a measurement
 
@@ -50,7 +50,7 @@ class ServerLog:
     def __init__(self):
         path = server_log_path()
         if path is None or not os.access(path, os.R_OK):
-            _skip_or_fail(f"cannot read the PostgreSQL server log ({path or 'not found'})")
+            skip_or_fail(f"cannot read the PostgreSQL server log ({path or 'not found'})")
         self.path = path
         self.start = path.stat().st_size
         with connection.cursor() as cursor:

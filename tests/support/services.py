@@ -3,9 +3,22 @@ what the site answers meanwhile."""
 
 from __future__ import annotations
 
+import os
 import socket
 
+import pytest
+
 from config.settings import redis_caches, redis_channel_layers
+
+# CI sets REQUIRE_SERVICES=1: a test that needs PostgreSQL, Redis or a tool
+# must then run, not skip.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but this test would be skipped: {reason}")
+    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
 from organizing.mfa import (
     acting_from_command_line,
@@ -87,7 +89,8 @@ class Command(BaseCommand):
             )
 
         self.stdout.write(self.style.SUCCESS("Demo campaign ready: /c/demo/"))
-        self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ with:")
+        login_url = settings.SITE_URL + reverse("account_login")
+        self.stdout.write(f"Log in at {login_url} with:")
         for email, password, role, _name, secret in DEMO_ACCOUNTS:
             line = f"  {role:<10} {email:<26} password: {password}"
             self.stdout.write(line)

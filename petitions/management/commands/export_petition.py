@@ -1,8 +1,9 @@
 """manage.py export_petition <letter-slug> --out DIR
 
 Renders (or reuses) the export of the letter's current state, in-process,
-and writes petition.pdf, petition.pdf.asc, manifest.json and
-manifest.json.asc into DIR.
+and writes the PDF, the manifest and their detached signatures into DIR,
+under the names a download gives them and the PDF's appendix prints
+(<short name>-<export id>-petition.pdf, ...).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class Command(BaseCommand):
         target = Path(out)
         target.mkdir(parents=True, exist_ok=True)
         for name in FILES:
-            shutil.copyfile(services.export_file(export, name), target / name)
+            shutil.copyfile(
+                services.export_file(export, name), target / services.export_file_name(export, name)
+            )
         self.stdout.write(
             f"Export {export.pk}: {export.count} signatures, {export.pages} pages\n"
             f"PDF SHA-256 {export.pdf_sha256}\nmanifest hash {export.manifest_sha256}\n"
