@@ -51,7 +51,7 @@ def tlogcheck() -> Path:
             "GOCACHE": str(cache / "go-build"),
             "GOFLAGS": "",
         }
-        partial = binary.with_suffix(".partial")
+        partial = binary.with_suffix(f".{os.getpid()}.partial")  # runs may build at once
         subprocess.run(
             [go, "build", "-o", str(partial), "."],
             cwd=SOURCE,
@@ -60,7 +60,7 @@ def tlogcheck() -> Path:
             capture_output=True,
             timeout=300,
         )
-        partial.rename(binary)
+        partial.replace(binary)
     return binary
 
 
