@@ -216,6 +216,8 @@ def open_note(note: str, verifier_key: str) -> str:
     for line in signatures[:-1].split("\n"):
         signer, _, encoded = line.removeprefix("\u2014 ").partition(" ")
         try:
+            if not line.startswith("\u2014 "):
+                raise binascii.Error
             signature = base64.b64decode(encoded, validate=True)
         except binascii.Error:
             raise AuditFailed("a signature line of the checkpoint is malformed") from None
@@ -406,7 +408,10 @@ def choose_key(args, announced: str | None) -> tuple[str, str]:
     if args.key:
         return args.key, "given with --key"
     pin_file = Path(args.pin_file)
-    pins = json.loads(pin_file.read_text()) if pin_file.exists() else {}
+    try:
+        pins = json.loads(pin_file.read_text()) if pin_file.exists() else {}
+    except ValueError:
+        raise AuditFailed(f"{pin_file} is not a pin file (JSON); move it away") from None
     letter = f"{args.site}/letters/{args.slug}"
     if letter in pins:
         if announced is not None and announced != pins[letter]:
