@@ -252,34 +252,52 @@ def test_an_unreachable_site_is_not_a_verdict(tmp_path):
 # --- receipts -------------------------------------------------------------------------
 
 
+def index_of_token(letter, token: bytes) -> int | None:
+    """The index of the signature entry holding `token`, if the log has one."""
+    wanted = tlog.b64url(token)
+    for index, entry in enumerate(log_selectors.log_entries(letter)):
+        if json.loads(entry).get("token") == wanted:
+            return index
+    return None
+
+
 @pytest.fixture
 def signed_receipt(honest, monkeypatch):
-    """A real signature through the API, appended to the log as its batch
-    would be; its receipt's status carries `log` from this log's selectors."""
+    """A real signature through the API, at index 312 of a log of 313.
+
+    Where batches seal (the embedded default seals each signature at once),
+    the API logs the signature and its receipt's status carries `log`. On a
+    tree without batches, the fixture does what the seal would: appends the
+    entry, and adds `log` to the status from this log's selectors.
+    """
+    log_append(letter=honest, entries=signature_entries(honest, 4))
     signer = SigningClient(Client(), "audited")
     (code,) = invite_codes_create(actor=None, campaign=honest.campaign, count=1)
     token = signer.token({"type": "invite_code", "code": code})
     status, body = signer.sign(token)
     assert status == 201, body
-    entry = tlog.signature_entry(
-        token=token.prepared, signature=token.signature, fields_sha256="cd" * 32
-    )
-    log_append(letter=honest, entries=signature_entries(honest, 4) + [entry])
-    index = log_selectors.log_entries(honest).index(entry)
-    original = receipts.receipt_status
+    if index_of_token(honest, token.prepared) is None:
+        entry = tlog.signature_entry(
+            token=token.prepared, signature=token.signature, fields_sha256="cd" * 32
+        )
+        log_append(letter=honest, entries=[entry])
+    index = index_of_token(honest, token.prepared)
+    entry = log_selectors.log_entries(honest, start=index, end=index + 1)[0]
+    if "log" not in receipts.receipt_status(receipt=body["receipt"]):
+        original = receipts.receipt_status
 
-    def receipt_status(*, receipt):
-        answer = original(receipt=receipt)
-        size = LetterLog.objects.get(letter=honest).size
-        proof = log_selectors.log_inclusion_proof(letter=honest, index=index, tree_size=size)
-        answer["log"] = {
-            "index": index,
-            "tree_size": size,
-            "proof": [base64.b64encode(p).decode() for p in proof],
-        }
-        return answer
+        def receipt_status(**kwargs):
+            answer = original(**kwargs)
+            size = LetterLog.objects.get(letter=honest).size
+            proof = log_selectors.log_inclusion_proof(letter=honest, index=index, tree_size=size)
+            answer["log"] = {
+                "index": index,
+                "tree_size": size,
+                "proof": [base64.b64encode(p).decode() for p in proof],
+            }
+            return answer
 
-    monkeypatch.setattr(receipts, "receipt_status", receipt_status)
+        monkeypatch.setattr(receipts, "receipt_status", receipt_status)
     return body["receipt"], entry, index
 
 
@@ -297,8 +315,8 @@ def test_a_receipt_with_a_forged_proof_fails(signed_receipt, live_server, tmp_pa
     receipt, _entry, _index = signed_receipt
     honest_status = receipts.receipt_status
 
-    def forged(*, receipt):
-        answer = honest_status(receipt=receipt)
+    def forged(**kwargs):
+        answer = honest_status(**kwargs)
         answer["log"]["proof"][0] = base64.b64encode(bytes(32)).decode()
         return answer
 
@@ -307,10 +325,16 @@ def test_a_receipt_with_a_forged_proof_fails(signed_receipt, live_server, tmp_pa
     assert failed(result, "inclusion proof does not lead to the root")
 
 
-def test_a_pending_receipt_says_so(honest, live_server, tmp_path):
-    signer = SigningClient(Client(), "audited")
-    (code,) = invite_codes_create(actor=None, campaign=honest.campaign, count=1)
-    status, body = signer.sign(signer.token({"type": "invite_code", "code": code}))
-    assert status == 201, body
-    result = run_verify(live_server, "audited", tmp_path, "--receipt", body["receipt"])
-    assert result.returncode == 3 and "not in the log yet" in result.stderr
+def test_a_pending_receipt_says_so(signed_receipt, live_server, tmp_path, monkeypatch):
+    receipt, _entry, _index = signed_receipt
+    sealed_status = receipts.receipt_status
+
+    def waiting(**kwargs):
+        # What the server answers while the signature waits for its batch.
+        answer = sealed_status(**kwargs)
+        answer.pop("log")
+        return {**answer, "status": "pending"}
+
+    monkeypatch.setattr(receipts, "receipt_status", waiting)
+    result = run_verify(live_server, "audited", tmp_path, "--receipt", receipt)
+    assert result.returncode == 3 and "pending and not in the log yet" in result.stderr
