@@ -11,9 +11,10 @@ PORT ?= 8000
 # (emails, QR codes, the petition's verification address) follow HOST and PORT.
 export HOST PORT
 
-# Debian packages: what the app needs to run, and what the tests need besides.
+# Debian packages: what the app needs to run, and what the tests need besides
+# (Go and golang.org/x/mod audit the letter's log in tests/signatures/test_log_go.py).
 DEBS_RUN := python3-venv gnupg libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-DEBS_TEST := chromium poppler-utils nodejs zbar-tools
+DEBS_TEST := chromium poppler-utils nodejs zbar-tools golang-go golang-golang-x-mod-dev
 # What building gmpy2 from source needs (requirements.txt says why); the
 # recipe adds python3-dev when the interpreter has no Python.h.
 DEBS_BUILD := gcc libc6-dev libgmp-dev libmpfr-dev libmpc-dev

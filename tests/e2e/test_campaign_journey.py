@@ -263,7 +263,9 @@ def test_a_signer_reads_the_updates_with_the_receipt(viewport, campaign, new_pag
     page.goto("/receipts/")
     page.get_by_label("Your receipt").fill("y" * 43)
     page.get_by_role("button", name="Check status").click()
-    expect(page.locator("#receipt-error")).to_have_text("No signature has this receipt.")
+    expect(page.locator("#receipt-error")).to_have_text(
+        "No signature has this receipt. Check that you pasted all of it."
+    )
     expect(page.locator("#receipt-updates")).to_be_hidden()
     clean(page, expected_status=404)
 

@@ -17,7 +17,7 @@ from letters.models import Letter, LetterState
 from letters.signals import letter_opened
 from organizing.models import AuditEntry
 from signatures import blindrsa, keys
-from signatures.models import Attestation, InviteCode, IssuerKey, Signature
+from signatures.models import Attestation, InviteCode, IssuerKey, LetterLog, LogEntry, Signature
 from signatures.selectors import letter_figures, letter_figures_forget
 from signatures.services.eligibility import (
     invite_code_hmac,
@@ -229,8 +229,7 @@ def test_invite_codes_service_checks_the_actor(roles):
 def test_demo_hook_is_idempotent(roles):
     from signatures.demo import seed_signatures_demo
 
-    letter = open_letter(roles.campaign)
-    IssuerKey.objects.filter(letter=letter).delete()
+    letter = open_letter(roles.campaign, with_key=False)
     out = io.StringIO()
     from django.core.management.base import OutputWrapper
 
@@ -238,6 +237,9 @@ def test_demo_hook_is_idempotent(roles):
         seed_signatures_demo(campaign=roles.campaign, accounts={}, stdout=OutputWrapper(out))
     assert Attestation.objects.filter(campaign=roles.campaign).count() == 2
     assert IssuerKey.objects.filter(letter=letter).count() == 1
+    # Its log, with entry 0 alone.
+    assert LetterLog.objects.get(letter=letter).size == 1
+    assert LogEntry.objects.filter(letter=letter).count() == 1
     printed = [line.strip() for line in out.getvalue().splitlines() if line.startswith("  ")]
     assert len(printed) == 10
     assert InviteCode.objects.filter(campaign=roles.campaign).count() == 10
