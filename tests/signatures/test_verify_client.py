@@ -262,42 +262,20 @@ def index_of_token(letter, token: bytes) -> int | None:
 
 
 @pytest.fixture
-def signed_receipt(honest, monkeypatch):
-    """A real signature through the API, at index 312 of a log of 313.
-
-    Where batches seal (the embedded default seals each signature at once),
-    the API logs the signature and its receipt's status carries `log`. On a
-    tree without batches, the fixture does what the seal would: appends the
-    entry, and adds `log` to the status from this log's selectors.
-    """
+def signed_receipt(honest):
+    """A real signature through the API, at index 312 of a log of 313: the
+    embedded default seals it at once into the log, and its receipt's
+    status carries `log`."""
     log_append(letter=honest, entries=signature_entries(honest, 4))
     signer = SigningClient(Client(), "audited")
     (code,) = invite_codes_create(actor=None, campaign=honest.campaign, count=1)
     token = signer.token({"type": "invite_code", "code": code})
     status, body = signer.sign(token)
-    assert status == 201, body
-    if index_of_token(honest, token.prepared) is None:
-        entry = tlog.signature_entry(
-            token=token.prepared, signature=token.signature, fields_sha256="cd" * 32
-        )
-        log_append(letter=honest, entries=[entry])
+    assert status == 201 and body["status"] == "counted", body
     index = index_of_token(honest, token.prepared)
+    assert index is not None
     entry = log_selectors.log_entries(honest, start=index, end=index + 1)[0]
-    if "log" not in receipts.receipt_status(receipt=body["receipt"]):
-        original = receipts.receipt_status
-
-        def receipt_status(**kwargs):
-            answer = original(**kwargs)
-            size = LetterLog.objects.get(letter=honest).size
-            proof = log_selectors.log_inclusion_proof(letter=honest, index=index, tree_size=size)
-            answer["log"] = {
-                "index": index,
-                "tree_size": size,
-                "proof": [base64.b64encode(p).decode() for p in proof],
-            }
-            return answer
-
-        monkeypatch.setattr(receipts, "receipt_status", receipt_status)
+    assert receipts.receipt_status(receipt=body["receipt"])["log"]["index"] == index
     return body["receipt"], entry, index
 
 
@@ -325,16 +303,12 @@ def test_a_receipt_with_a_forged_proof_fails(signed_receipt, live_server, tmp_pa
     assert failed(result, "inclusion proof does not lead to the root")
 
 
-def test_a_pending_receipt_says_so(signed_receipt, live_server, tmp_path, monkeypatch):
-    receipt, _entry, _index = signed_receipt
-    sealed_status = receipts.receipt_status
-
-    def waiting(**kwargs):
-        # What the server answers while the signature waits for its batch.
-        answer = sealed_status(**kwargs)
-        answer.pop("log")
-        return {**answer, "status": "pending"}
-
-    monkeypatch.setattr(receipts, "receipt_status", waiting)
-    result = run_verify(live_server, "audited", tmp_path, "--receipt", receipt)
+def test_a_pending_receipt_says_so(honest, live_server, tmp_path, settings):
+    # The production configuration: the signature waits for its batch.
+    settings.SIGNATURE_BATCHES = "scheduled"
+    signer = SigningClient(Client(), "audited")
+    (code,) = invite_codes_create(actor=None, campaign=honest.campaign, count=1)
+    status, body = signer.sign(signer.token({"type": "invite_code", "code": code}))
+    assert status == 201 and body["status"] == "pending", body
+    result = run_verify(live_server, "audited", tmp_path, "--receipt", body["receipt"])
     assert result.returncode == 3 and "pending and not in the log yet" in result.stderr
