@@ -93,7 +93,7 @@ def receipt_status(*, receipt, since=None) -> dict:
             "pseudonym": signature.pseudonym,
             "can_withdraw": not withdrawing,
             "withdrawal_pending": withdrawing,
-            "next_batch_within_minutes": None if wait is None else ceil(wait.seconds / 60),
+            "next_batch_within_minutes": None if wait is None else ceil(wait.total_seconds() / 60),
             "exports": [],
             "updates": _updates(letter),
         }
