@@ -52,7 +52,7 @@ echo "== $old_ref: migrate, seed_demo, populate_copy.py"
 
 echo "== this tree: migrate"
 (cd "$here" && "$python" manage.py migrate --noinput -v1)
-"$python" "$here/scripts/migrate_copy.py" fingerprint "$copy_url" >"$work/new.json"
+"$python" "$here/scripts/migrate_copy.py" fingerprint "$copy_url" "$work/old.json" >"$work/new.json"
 
 echo "== compare"
 "$python" "$here/scripts/migrate_copy.py" compare "$work/old.json" "$work/new.json"

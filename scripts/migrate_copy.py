@@ -2,13 +2,18 @@
 
     migrate_copy.py recreate URL       drop and create the scratch database URL
     migrate_copy.py drop URL           drop it
-    migrate_copy.py fingerprint URL    print the database's fingerprint (JSON)
+    migrate_copy.py fingerprint URL [OLD]  print the database's fingerprint (JSON)
     migrate_copy.py compare OLD NEW    compare two fingerprints; exit 1 if data was lost
 
 A fingerprint holds, per table of the public schema: the row count, an MD5 of
 every row (as PostgreSQL prints it) in primary-key order, the columns, and
 the definitions of the indexes and constraints. Only psycopg is used for it,
 not Django, so the old and the new code are measured by the same ruler.
+
+A migration may add columns, indexes and constraints (a new feature), never
+drop or change one, nor change a row. Given the fingerprint OLD taken before
+the migration, the rows of a table that gained columns are hashed over the
+old columns only, so that the old data is compared as it was.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def recreate(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_scratch_name(url))))
 
 
-def fingerprint(url: str) -> dict:
+def fingerprint(url: str, old: dict | None = None) -> dict:
     tables = {}
     with _connect(url) as conn:
         names = [
@@ -87,11 +92,18 @@ def fingerprint(url: str) -> dict:
                 if key
                 else sql.SQL("t::text")
             )
+            # The row as PostgreSQL prints it, or only its columns of before.
+            row = sql.SQL("t::text")
+            if old is not None and name in old:
+                columns = [column[0] for column in old[name]["columns"]]
+                row = sql.SQL("ROW({})::text").format(
+                    sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns)
+                )
             count, digest = conn.execute(
                 sql.SQL(
-                    "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY {}), ''))"
+                    "SELECT count(*), md5(coalesce(string_agg(md5({}), '' ORDER BY {}), ''))"
                     " FROM {} t"
-                ).format(order, table)
+                ).format(row, order, table)
             ).fetchone()
             entry = {
                 "rows": count,
@@ -147,9 +159,18 @@ def compare(old: dict, new: dict) -> list[str]:
             if after["rows"] < before["rows"]:
                 problems.append(f"{name}: {before['rows']} rows before, {after['rows']} after")
             continue
-        for part in ("rows", "md5", "columns", "indexes", "constraints"):
+        for part in ("rows", "md5"):
             if before[part] != after[part]:
                 problems.append(f"{name}: {part} changed: {before[part]} -> {after[part]}")
+        # Columns may be added after the old ones, never dropped or changed.
+        if after["columns"][: len(before["columns"])] != before["columns"]:
+            problems.append(f"{name}: columns changed: {before['columns']} -> {after['columns']}")
+        for part in ("indexes", "constraints"):
+            changed = {
+                key: value for key, value in before[part].items() if after[part].get(key) != value
+            }
+            if changed:
+                problems.append(f"{name}: {part} dropped or changed: {sorted(changed)}")
     return problems
 
 
@@ -160,7 +181,9 @@ def main(argv: list[str]) -> None:
     elif command == "drop":
         drop(*args)
     elif command == "fingerprint":
-        json.dump(fingerprint(*args), sys.stdout, indent=1, sort_keys=True)
+        url, *old_path = args
+        old = json.loads(Path(old_path[0]).read_text()) if old_path else None
+        json.dump(fingerprint(url, old), sys.stdout, indent=1, sort_keys=True)
     elif command == "compare":
         old, new = (json.loads(Path(path).read_text()) for path in args)
         problems = compare(old, new)

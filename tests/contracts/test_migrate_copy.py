@@ -44,8 +44,8 @@ def load_migrate_copy():
     return module
 
 
-def table(rows=1, md5="a", indexes=None, row_md5s=None) -> dict:
-    entry = {"rows": rows, "md5": md5, "columns": [["id", "integer", "NO", ""]]}
+def table(rows=1, md5="a", indexes=None, row_md5s=None, columns=None) -> dict:
+    entry = {"rows": rows, "md5": md5, "columns": columns or [["id", "integer", "NO", ""]]}
     entry["indexes"] = indexes if indexes is not None else {"t_pkey": "CREATE UNIQUE INDEX ..."}
     entry["constraints"] = {"t_pkey": "PRIMARY KEY (id)"}
     if row_md5s is not None:
@@ -60,6 +60,8 @@ def test_compare_reports_every_loss():
         "gone": table(),
         "fewer": table(rows=2, md5="b"),
         "unindexed": table(),
+        "grown": table(),
+        "retyped": table(),
         "django_migrations": table(rows=2, row_md5s=["m1", "m2"]),
         "django_content_type": table(rows=3),
     }
@@ -67,6 +69,12 @@ def test_compare_reports_every_loss():
         "kept": table(),
         "fewer": table(rows=1, md5="c"),
         "unindexed": table(indexes={}),
+        # A column added after the old ones, with a new index: a feature.
+        "grown": table(
+            columns=[["id", "integer", "NO", ""], ["salt", "text", "NO", ""]],
+            indexes={"t_pkey": "CREATE UNIQUE INDEX ...", "t_salt": "CREATE INDEX ..."},
+        ),
+        "retyped": table(columns=[["id", "bigint", "NO", ""]]),
         "django_migrations": table(rows=2, row_md5s=["m1", "m3"]),
         "django_content_type": table(rows=4, md5="changed"),
         "discussions_new": table(),
@@ -76,7 +84,8 @@ def test_compare_reports_every_loss():
         "fewer: rows changed: 2 -> 1",
         "fewer: md5 changed: b -> c",
         "gone: the table is gone",
-        "unindexed: indexes changed: {'t_pkey': 'CREATE UNIQUE INDEX ...'} -> {}",
+        "retyped: columns changed: [['id', 'integer', 'NO', '']] -> [['id', 'bigint', 'NO', '']]",
+        "unindexed: indexes dropped or changed: ['t_pkey']",
     ]
     assert compare(old, old) == []
 
