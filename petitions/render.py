@@ -58,6 +58,9 @@ class PetitionDocument:
     verify_url: str
     export_id: str
     paper: str = "A4"
+    # A format 2 export: the command that audits the log it binds (the
+    # checkpoint and the verifier key are the manifest's).
+    log_audit_command: str = ""
 
 
 def _css_string(text: str) -> str:

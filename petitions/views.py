@@ -264,11 +264,10 @@ def _file_response(export: Export, name: str) -> FileResponse:
     except FileNotFoundError:
         raise Http404
     content_type = services.FILES[name][0]
-    filename = f"{export.letter.slug}-{str(export.pk)[:8]}-{name}"
     response = FileResponse(
         open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
         as_attachment=True,
-        filename=filename,
+        filename=services.export_file_name(export, name),
         content_type=content_type,
     )
     response["Cache-Control"] = "private, no-store"
@@ -425,7 +424,16 @@ def verify_export(request, slug, export_id):
             "letter": export.letter,
             "form": form,
             "included": included,
-            "public_files": [n for n, (_t, public) in services.FILES.items() if public],
+            "public_files": [
+                n
+                for n, (_t, public) in services.FILES.items()
+                if public and (export.directory / n).is_file()
+            ],
+            "log_audit_command": services.log_audit_command(
+                export, verifier_key=export.log_verifier_key
+            )
+            if export.log_verifier_key
+            else "",
         },
         status=status,
     )

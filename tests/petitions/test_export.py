@@ -75,15 +75,22 @@ def test_pdf_respects_k_anonymity_and_reveal_thresholds(exported):
 
 
 def test_manifest_is_canonical_and_hashed(exported):
+    """Format 2 (the letter has a log): an object with the checkpoint, the
+    verifier key and the signatures, each with its log index."""
     data = export_file(exported, "manifest.json").read_bytes()
     assert hashlib.sha256(data).hexdigest() == exported.manifest_sha256
-    entries = json.loads(data)
+    manifest = json.loads(data)
+    assert sorted(manifest) == ["checkpoint", "format", "signatures", "verifier_key"]
+    assert manifest["format"] == exported.manifest_format == 2
+    entries = manifest["signatures"]
     assert len(entries) == exported.count
     assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
     assert all(
-        sorted(e) == ["department", "hour", "id", "location", "name", "pseudonym"] for e in entries
+        sorted(e) == ["department", "hour", "id", "location", "log_index", "name", "pseudonym"]
+        for e in entries
     )
-    canonical = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert all(type(e["log_index"]) is int for e in entries)
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical.encode() == data
     by_pseudonym = {e["pseudonym"]: e for e in entries}
     assert by_pseudonym["pseudo00038"]["name"] == "Alice Shown"
@@ -279,9 +286,9 @@ def test_delivery_makes_the_letter_delivered_and_the_export_immutable(
 
 
 def test_delivery_refused_when_signatures_changed(roles, exported, letter):
-    from signatures.models import Signature
+    from signatures.services.receipts import receipt_withdraw
 
-    Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
+    receipt_withdraw(receipt=receipt_for(1))  # sealed at once: the log grows
     with pytest.raises(ValidationError, match="changed after this export"):
         services.delivery_record(
             actor=roles.delegate,
@@ -326,7 +333,17 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
     out = tmp_path / "out"
     call_command("export_petition", letter.slug, "--out", str(out))
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc"]
+    assert names == [
+        "checkpoint.txt",
+        "manifest.json",
+        "manifest.json.asc",
+        "petition.pdf",
+        "petition.pdf.asc",
+    ]
+    assert (
+        json.loads((out / "manifest.json").read_text())["checkpoint"]
+        == (out / "checkpoint.txt").read_text()
+    )
     ok, output = gpg_verify(
         campaign_key.public_key,
         (out / "petition.pdf.asc").read_text(),

@@ -2,7 +2,8 @@
 
 Renders (or reuses) the export of the letter's current state, in-process,
 and writes petition.pdf, petition.pdf.asc, manifest.json and
-manifest.json.asc into DIR.
+manifest.json.asc into DIR, and checkpoint.txt, the checkpoint of the
+letter's log that the export binds, when it binds one (manifest format 2).
 """
 
 from __future__ import annotations
@@ -47,8 +48,18 @@ class Command(BaseCommand):
         target.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             shutil.copyfile(services.export_file(export, name), target / name)
+        if export.log_checkpoint:
+            name = services.CHECKPOINT_NAME
+            shutil.copyfile(services.export_file(export, name), target / name)
         self.stdout.write(
             f"Export {export.pk}: {export.count} signatures, {export.pages} pages\n"
             f"PDF SHA-256 {export.pdf_sha256}\nmanifest hash {export.manifest_sha256}\n"
-            f"OpenPGP key {export.openpgp_fingerprint}\nwritten to {target}"
+            f"OpenPGP key {export.openpgp_fingerprint}\n"
+            + (
+                f"binds the log's checkpoint of size {export.log_tree_size}, "
+                f"verifier key {export.log_verifier_key}\n"
+                if export.log_checkpoint
+                else "binds no log (manifest format 1)\n"
+            )
+            + f"written to {target}"
         )
