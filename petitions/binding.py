@@ -68,7 +68,8 @@ def log_binding(letter: Letter) -> LogBinding | None:
     log = LetterLog.objects.select_for_update().filter(letter=letter).first()
     if log is None:
         return None
-    if letter.state != LetterState.OPEN:
+    state = Letter.objects.filter(pk=letter.pk).values_list("state", flat=True).get()
+    if state != LetterState.OPEN:
         _refuse_if_waiting(letter)
     checkpoint = log_selectors.latest_checkpoint(letter)
     if checkpoint is None:
