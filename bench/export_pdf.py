@@ -54,6 +54,7 @@ def synthetic_rows(n: int):
                 rnd.choice(departments) if rnd.random() < 0.9 else "",
                 rnd.choice(locations),
                 start + dt.timedelta(hours=int(i * 500 / max(n, 1))),
+                i + 1,  # log index (unused: no log is given, a format 1 manifest)
             )
         )
     return rows

@@ -1,26 +1,49 @@
 """The manifest: the canonical list of exported signatures, and its hash.
 
-Canonical form (what anyone can recompute from the downloaded manifest):
+Two formats. Both are canonical JSON: keys sorted, no whitespace
+(``separators=(",", ":")``), UTF-8 without escaping non-ASCII
+(``ensure_ascii=False``), no trailing newline. The manifest hash, printed in
+the PDF and stored with the export, is the SHA-256 (hex) of those bytes:
+``sha256sum manifest.json``. Stored manifests never change: a reader tells
+the formats apart by the top-level value (an array is format 1, an object
+has ``"format": 2``), and an export keeps the format it was made in.
 
-- a JSON array with one object per counted (not withdrawn) signature;
-- each object has exactly the keys ``department``, ``hour``, ``id``,
-  ``location``, ``name``, ``pseudonym``:
-  - ``id``: the signature's random UUID, lower-case, with hyphens;
-  - ``pseudonym``: as signed;
-  - ``name``: the public name if its reveal threshold is met by the exported
-    count (or it has none), else ``""``;
-  - ``department`` / ``location``: the group's spelling if its group holds
-    at least k counted signatures, else ``""`` (merged into "other" in the
-    PDF). A group is every spelling equal up to case and spacing
-    ("Warehouse", "warehouse"); its spelling is the most used one (ties: the
-    first in code-point order) with each run of spaces as one space;
-  - ``hour``: the coarsened signing time, ``YYYY-MM-DDTHH:00Z`` (UTC);
-- objects sorted by ``id``; keys sorted; no whitespace
-  (``separators=(",", ":")``); UTF-8 without escaping non-ASCII
-  (``ensure_ascii=False``); no trailing newline.
+A signature's object (both formats):
 
-The manifest hash is the SHA-256 (hex) of those bytes:
-``sha256sum manifest.json``.
+- ``id``: the signature's random UUID, lower-case, with hyphens;
+- ``pseudonym``: as signed;
+- ``name``: the public name if its reveal threshold is met by the exported
+  count (or it has none), else ``""``;
+- ``department`` / ``location``: the group's spelling if its group holds
+  at least k counted signatures, else ``""`` (merged into "other" in the
+  PDF). A group is every spelling equal up to case and spacing
+  ("Warehouse", "warehouse"); its spelling is the most used one (ties: the
+  first in code-point order) with each run of spaces as one space;
+- ``hour``: the coarsened signing time, ``YYYY-MM-DDTHH:00Z`` (UTC);
+- format 2 only: ``log_index``, the index (a JSON integer) of the
+  signature's entry in the letter's transparency log.
+
+Format 1 (exports made before exports bound the log, and exports of a
+letter that has no log): a JSON array of one object per counted (not
+withdrawn) signature, with exactly the keys ``department``, ``hour``,
+``id``, ``location``, ``name``, ``pseudonym``, sorted by ``id``.
+
+Format 2 (every export of a letter that has a log): a JSON object with
+exactly the keys
+
+- ``checkpoint``: the whole signed checkpoint note the export binds, as
+  ``GET /log/<slug>/checkpoint`` served it (C2SP tlog-checkpoint and
+  signed-note: origin, tree size and base64 root on three lines, a blank
+  line, the signature line);
+- ``format``: ``2``;
+- ``signatures``: an array of one object per counted signature, with
+  exactly the keys ``department``, ``hour``, ``id``, ``location``,
+  ``log_index``, ``name``, ``pseudonym``, sorted by ``id``. Their
+  ``log_index`` values are exactly the indexes of the signature entries
+  among the checkpoint's first tree-size entries that no withdrawal among
+  those entries names (petitions.binding checks it before an export);
+- ``verifier_key``: the log's signed-note verifier key
+  (``<origin>+<key id>+<base64 key>``), which the checkpoint verifies with.
 """
 
 from __future__ import annotations
@@ -34,6 +57,15 @@ from dataclasses import dataclass, field
 from signatures.models import Signature
 from signatures.selectors import canonical_groups, group_key
 
+FORMAT_UNBOUND = 1  # a JSON array; binds no log
+FORMAT_LOG_BOUND = 2  # a JSON object with the checkpoint it binds
+FORMATS = (FORMAT_UNBOUND, FORMAT_LOG_BOUND)
+V2_TOP_KEYS = frozenset({"checkpoint", "format", "signatures", "verifier_key"})
+
+
+class ManifestFormatError(ValueError):
+    """Bytes that are not a manifest of either format."""
+
 
 @dataclass
 class ManifestEntry:
@@ -43,6 +75,7 @@ class ManifestEntry:
     department: str
     location: str
     hour: str
+    log_index: int | None = None  # format 2 only
 
 
 @dataclass
@@ -55,6 +88,11 @@ class Manifest:
     departments: list[tuple[str, int]] = field(default_factory=list)  # >= k, plus "other"
     locations: list[tuple[str, int]] = field(default_factory=list)
     hours: list[tuple[dt.datetime, int]] = field(default_factory=list)  # per hour, sorted
+    format: int = FORMAT_UNBOUND
+    # Format 2: the bound checkpoint (the whole signed note) and the log's key.
+    checkpoint: str = ""
+    verifier_key: str = ""
+    tree_size: int | None = None
 
 
 def format_hour(value: dt.datetime) -> str:
@@ -62,9 +100,25 @@ def format_hour(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:00Z")
 
 
-def canonical_bytes(entries: list[dict]) -> bytes:
+def _canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical_bytes(entries: list[dict], *, log=None) -> bytes:
+    """The manifest's bytes: format 1 without `log`, format 2 with it (a
+    petitions.binding.LogBinding, or anything with its checkpoint and
+    verifier_key)."""
     ordered = sorted(entries, key=lambda e: e["id"])
-    return json.dumps(ordered, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if log is None:
+        return _canonical(ordered)
+    return _canonical(
+        {
+            "checkpoint": log.checkpoint,
+            "format": FORMAT_LOG_BOUND,
+            "signatures": ordered,
+            "verifier_key": log.verifier_key,
+        }
+    )
 
 
 def _groups(counter: Counter, k: int) -> tuple[dict[str, str], list[tuple[str, int]]]:
@@ -82,12 +136,14 @@ def _groups(counter: Counter, k: int) -> tuple[dict[str, str], list[tuple[str, i
     return shown, rows
 
 
-def build_manifest(letter, *, rows=None) -> Manifest:
-    """Build the manifest of a letter's counted signatures.
+def build_manifest(letter, *, rows=None, log=None) -> Manifest:
+    """Build the manifest of a letter's counted signatures: format 2, bound
+    to `log` (a petitions.binding.LogBinding, checked against these rows in
+    the same transaction), or format 1 without it.
 
     `rows` (tuples of id, pseudonym, public_name, reveal_at, department,
-    location, signed_hour) may be given by benchmarks; otherwise they are read
-    from the database in one query.
+    location, signed_hour, log_index) may be given by benchmarks; otherwise
+    they are read from the database in one query.
     """
     if rows is None:
         rows = list(
@@ -102,6 +158,7 @@ def build_manifest(letter, *, rows=None) -> Manifest:
                 "department",
                 "location",
                 "signed_hour",
+                "log_index",
             )
         )
     k = letter.campaign.k_threshold
@@ -112,7 +169,7 @@ def build_manifest(letter, *, rows=None) -> Manifest:
     shown_locations, location_rows = _groups(locations, k)
     hours = Counter()
     dicts = []
-    for sig_id, pseudonym, public_name, reveal_at, department, location, hour in rows:
+    for sig_id, pseudonym, public_name, reveal_at, department, location, hour, index in rows:
         hour_text = format_hour(hour)
         revealed = public_name and (reveal_at is None or count >= reveal_at)
         hours[hour.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)] += 1
@@ -126,7 +183,11 @@ def build_manifest(letter, *, rows=None) -> Manifest:
                 "hour": hour_text,
             }
         )
-    data = canonical_bytes(dicts)
+        if log is not None:
+            if index is None:
+                raise ValueError("a log-bound manifest lists logged signatures only")
+            dicts[-1]["log_index"] = index
+    data = canonical_bytes(dicts, log=log)
     dicts.sort(key=lambda e: e["id"])
     return Manifest(
         entries=[ManifestEntry(**d) for d in dicts],
@@ -137,8 +198,57 @@ def build_manifest(letter, *, rows=None) -> Manifest:
         departments=department_rows,
         locations=location_rows,
         hours=sorted(hours.items()),
+        format=FORMAT_UNBOUND if log is None else FORMAT_LOG_BOUND,
+        checkpoint=log.checkpoint if log is not None else "",
+        verifier_key=log.verifier_key if log is not None else "",
+        tree_size=log.tree_size if log is not None else None,
     )
 
 
+@dataclass(frozen=True)
+class ParsedManifest:
+    """A stored manifest read back: its format, its signature objects, and
+    (format 2) the checkpoint and verifier key it carries."""
+
+    format: int
+    signatures: list[dict]
+    checkpoint: str = ""
+    verifier_key: str = ""
+
+
+def parse_manifest(data: bytes) -> ParsedManifest:
+    """Read a stored manifest of either format. Checks its shape, as far as
+    finding its signatures' ids needs (not its checkpoint: petitions.binding
+    and the auditors' tools check that); ManifestFormatError otherwise."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise ManifestFormatError("the manifest is not JSON") from None
+    if isinstance(value, list):
+        parsed = ParsedManifest(format=FORMAT_UNBOUND, signatures=value)
+    elif isinstance(value, dict) and value.get("format") == FORMAT_LOG_BOUND:
+        if set(value) != V2_TOP_KEYS:
+            raise ManifestFormatError(
+                "a format 2 manifest has exactly the keys " + ", ".join(sorted(V2_TOP_KEYS))
+            )
+        if not isinstance(value["checkpoint"], str) or not isinstance(value["verifier_key"], str):
+            raise ManifestFormatError("the checkpoint and the verifier key are strings")
+        if not isinstance(value["signatures"], list):
+            raise ManifestFormatError("a manifest's signatures are an array")
+        parsed = ParsedManifest(
+            format=FORMAT_LOG_BOUND,
+            signatures=value["signatures"],
+            checkpoint=value["checkpoint"],
+            verifier_key=value["verifier_key"],
+        )
+    else:
+        raise ManifestFormatError("not a manifest of format 1 or 2")
+    for entry in parsed.signatures:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise ManifestFormatError("each signature of a manifest is an object with an id")
+    return parsed
+
+
 def manifest_ids(data: bytes) -> set[str]:
-    return {entry["id"] for entry in json.loads(data)}
+    """The signature ids a stored manifest (either format) lists."""
+    return {entry["id"] for entry in parse_manifest(data).signatures}

@@ -134,6 +134,14 @@ class Export(models.Model):
     manifest_signature = models.TextField(blank=True)
     openpgp_fingerprint = models.CharField(max_length=40, blank=True)
     issuer_key_id = models.CharField(max_length=64, blank=True)
+    # The manifest's format (petitions.manifest): 1 for exports made before
+    # exports bound the letter's log, and for letters without a log; 2 for
+    # an export bound to the checkpoint below (its tree size, its whole
+    # signed note, and the log's verifier key), set when the export is done.
+    manifest_format = models.PositiveSmallIntegerField(default=1)
+    log_tree_size = models.PositiveBigIntegerField(null=True, blank=True)
+    log_checkpoint = models.TextField(blank=True)
+    log_verifier_key = models.CharField(max_length=400, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -64,6 +64,9 @@ class PetitionDocument:
     # The names the files get once downloaded (petitions.services.export_file_name):
     # pdf, pdf_asc, manifest, manifest_asc, key.
     file_names: dict[str, str] = field(default_factory=dict)
+    # A format 2 export: the command that audits the log it binds (the
+    # checkpoint and the verifier key are the manifest's).
+    log_audit_command: str = ""
 
 
 def _css_string(text: str) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -33,11 +34,12 @@ from django.utils.translation import ngettext
 from core.db import insert_unless_conflicting
 from core.unavailable import BROKER_DOWN, ServiceUnavailable
 from letters.markdown import render_markdown
-from letters.models import Letter, LetterState
+from letters.models import Letter, LetterState, Visibility
 from letters.services import base_slug, letter_deliver
 from organizing.models import Campaign, Role
 from organizing.services import audit_record, require_organizer, require_role
 from petitions import openpgp, render
+from petitions.binding import LogBinding, log_binding
 from petitions.manifest import Manifest, build_manifest, manifest_ids
 from petitions.models import (
     CampaignKey,
@@ -64,7 +66,11 @@ FILES = {
     "manifest.json": ("application/json", True),
     "manifest.json.asc": ("application/pgp-signature", True),
     "petition.pdf.gpg": ("application/pgp-encrypted", False),
+    # The checkpoint a format 2 export binds (its whole signed note), for
+    # `clients/verify.py --checkpoint`; exports of format 1 have none.
+    "checkpoint.txt": ("text/plain; charset=utf-8", True),
 }
+CHECKPOINT_NAME = "checkpoint.txt"
 INVITE_SHEET_MAX = 200
 # A render reports progress every few seconds (20,000 signatures: never more
 # than 1.3 s apart here); a running export silent this long lost its worker.
@@ -229,12 +235,25 @@ class Snapshot:
     openpgp_fingerprint: str
     recipients: list[str]
     key: str
+    log: LogBinding | None = None  # the checkpoint a format 2 export binds
 
 
 def snapshot(letter: Letter, *, paper: str, encrypt: bool) -> Snapshot:
-    """Everything an export shows, and its hash (the idempotency key)."""
+    """Everything an export shows, and its hash (the idempotency key).
+
+    A letter with a transparency log is exported bound to its latest
+    checkpoint (manifest format 2), once petitions.binding has shown that
+    the counted signatures are exactly the log's at that size (LogNotBound,
+    a ValidationError, otherwise); the checkpoint and the verifier key are in
+    the manifest, so in its hash and in the state key. A letter without a
+    log is exported in format 1, its state key computed as it always was.
+    """
     campaign = letter.campaign
-    manifest = build_manifest(letter)
+    with transaction.atomic():
+        # One transaction, the log row locked: no batch seal between the
+        # check and the rows the manifest lists.
+        log = log_binding(letter)
+        manifest = build_manifest(letter, log=log)
     tokens_issued = Issuance.objects.filter(letter=letter).count()
     issuer = IssuerKey.objects.filter(letter=letter).values_list("key_id", flat=True).first()
     active = campaign_key(campaign)
@@ -267,6 +286,7 @@ def snapshot(letter: Letter, *, paper: str, encrypt: bool) -> Snapshot:
         openpgp_fingerprint=active.fingerprint if active else "",
         recipients=recipients,
         key=key,
+        log=log,
     )
 
 
@@ -425,6 +445,29 @@ def export_file_names(export: Export, *, fingerprint: str) -> dict[str, str]:
     }
 
 
+def log_audit_command(export: Export, *, verifier_key: str) -> str:
+    """The command that audits the letter's log from outside the server and
+    checks that it still begins with the checkpoint this export binds
+    (clients/verify.py, given the downloaded checkpoint file)."""
+    letter = export.letter
+    unlisted = letter.visibility == Visibility.UNLISTED
+    # An unlisted letter's address and link key are secrets that nothing
+    # handed to leadership carries: the command names where they go.
+    words = [
+        "python3",
+        "clients/verify.py",
+        settings.SITE_URL,
+        _("<the letter's address name, from the organizers>") if unlisted else letter.slug,
+        "--key",
+        verifier_key,
+        "--checkpoint",
+        export_file_name(export, CHECKPOINT_NAME),
+    ]
+    if unlisted:
+        words += ["--link-key", _("<its link key, from the organizers>")]
+    return shlex.join(words)
+
+
 def export_render(export_id) -> str:
     """Render, sign and store an export. Safe to run again (acks_late).
 
@@ -509,6 +552,9 @@ def export_render(export_id) -> str:
             export_id=str(export.pk),
             file_names=export_file_names(export, fingerprint=key.fingerprint),
             paper=export.paper,
+            log_audit_command=log_audit_command(export, verifier_key=snap.log.verifier_key)
+            if snap.log
+            else "",
         )
         progress(15)
         pdf, pages = render.render_petition(document, progress=progress, span=(15, 90))
@@ -525,6 +571,8 @@ def export_render(export_id) -> str:
         _write(partial / "petition.pdf.asc", pdf_asc.encode())
         _write(partial / "manifest.json", snap.manifest.data)
         _write(partial / "manifest.json.asc", manifest_asc.encode())
+        if snap.log is not None:
+            _write(partial / CHECKPOINT_NAME, snap.log.checkpoint.encode())
         if export.encrypt:
             recipients = [(k.fingerprint, k.public_key) for k in recipient_keys(campaign)]
             _write(partial / "petition.pdf.gpg", openpgp.encrypt_to(pdf, recipients))
@@ -551,13 +599,18 @@ def export_render(export_id) -> str:
                 manifest_signature=manifest_asc,
                 openpgp_fingerprint=key.fingerprint,
                 issuer_key_id=snap.issuer_key_id,
+                manifest_format=snap.manifest.format,
+                log_tree_size=snap.log.tree_size if snap.log else None,
+                log_checkpoint=snap.log.checkpoint if snap.log else "",
+                log_verifier_key=snap.log.verifier_key if snap.log else "",
             )
             audit_record(
                 campaign=campaign,
                 actor=None,
                 action="export.done",
                 obj=export,
-                summary=f"{snap.manifest.count} signatures, {pages} pages",
+                summary=f"{snap.manifest.count} signatures, {pages} pages"
+                + (f", log size {snap.log.tree_size}" if snap.log else ""),
             )
         return "done"
     except render.RenderCancelled:
@@ -714,10 +767,9 @@ def receipt_included(*, export: Export, receipt: str) -> bool:
     if signature_id is None:
         return False
     try:
-        data = export_file(export, "manifest.json").read_bytes()
-    except FileNotFoundError:
+        return str(signature_id) in manifest_ids(export_file(export, "manifest.json").read_bytes())
+    except (FileNotFoundError, ValueError):  # ValueError: petitions.manifest.ManifestFormatError
         return False
-    return str(signature_id) in manifest_ids(data)
 
 
 def receipt_exports(*, signature, **kwargs) -> list[dict]:

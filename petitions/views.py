@@ -467,11 +467,16 @@ def verify_export(request, slug, export_id):
             "public_files": [
                 (name, services.export_file_name(export, name))
                 for name, (_type, public) in services.FILES.items()
-                if public
+                if public and (export.directory / name).is_file()
             ],
             "file_names": services.export_file_names(
                 export, fingerprint=export.openpgp_fingerprint
             ),
+            "log_audit_command": services.log_audit_command(
+                export, verifier_key=export.log_verifier_key
+            )
+            if export.log_verifier_key
+            else "",
         },
         status=status,
     )

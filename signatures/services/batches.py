@@ -13,10 +13,12 @@ transaction:
 2. writes the Signature rows in random order, all with the hour of the seal,
    so row order, xmin, ctid and dump position say nothing finer than "this
    batch";
-3. applies the withdrawals that waited, and deletes every row that waited.
+3. applies the withdrawals that waited, and removes every row that waited
+   (on PostgreSQL the waiting tables are truncated, and what waits for other
+   letters written back shuffled: no deleted row stays in their pages).
 
-After the commit the waiting tables are rewritten (PostgreSQL's VACUUM FULL),
-so the deleted rows do not stay behind in the free space of their pages.
+No signature is accepted while a seal runs: the seal locks the waiting
+tables, which also closes a race of a second spend against the seal.
 
 SIGNATURE_BATCHES (config/settings.py) says who seals: Celery beat every
 minute ("scheduled", the production default) or, in the embedded default
@@ -115,14 +117,16 @@ def batch_seal(*, letter: Letter, force: bool = False, now=None) -> SealedBatch 
     with transaction.atomic():
         # One seal at a time per letter; acceptance does not read this lock.
         locked = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
+        waiting = (
+            PendingSignature.objects.filter(letter_id=locked.pk).count()
+            + PendingWithdrawal.objects.filter(letter_id=locked.pk).count()
+        )
+        if not waiting or (not force and not batch_is_due(locked, waiting=waiting, now=now)):
+            return None
+        _lock_waiting_tables()
         pending = list(PendingSignature.objects.filter(letter_id=locked.pk))
         withdrawals = list(PendingWithdrawal.objects.filter(letter_id=locked.pk))
-        if not pending and not withdrawals:
-            return None
-        if not force and not batch_is_due(locked, waiting=len(pending) + len(withdrawals), now=now):
-            return None
         sealed = _seal(locked, pending, withdrawals, now=now)
-        transaction.on_commit(_vacuum_waiting_tables)
     letter_figures_forget(locked)
     logger.info(
         "Sealed a batch: %d signatures, %d withdrawals, log size %d",
@@ -189,8 +193,7 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
     earlier = withdrawable - signed
     if earlier:
         Signature.objects.filter(letter_id=letter.pk, token_hash__in=earlier).update(withdrawn=True)
-    PendingSignature.objects.filter(pk__in=[p.pk for p in pending]).delete()
-    PendingWithdrawal.objects.filter(pk__in=[w.pk for w in withdrawals]).delete()
+    _clear_waiting(letter)
     SignatureBatch.objects.create(
         letter=letter,
         sealed_at=now,
@@ -220,17 +223,41 @@ def _signature_entry(pending: PendingSignature, salt: str) -> bytes:
     )
 
 
-def _vacuum_waiting_tables() -> None:
-    """Rewrite the waiting tables once their rows are deleted: a plain VACUUM
-    only marks the space free, and the deleted rows' bytes stay readable in
-    the pages until overwritten. VACUUM FULL writes new files (the tables are
-    small: what waits for one batch) and cannot run inside a transaction, so
-    this runs after the commit."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return
+def _lock_waiting_tables() -> None:
+    """No signature or withdrawal is accepted while a seal runs (PostgreSQL:
+    acceptance waits for the seal's commit, then reads it). Without the lock a
+    second spend of a token racing its seal could pass: its INSERT's snapshot
+    predates the sealed row, and the waiting row it would conflict with is
+    gone by the time the INSERT looks."""
+    if connection.vendor != "postgresql":
+        return  # SQLite writes one transaction at a time anyway
+    tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
     with connection.cursor() as cursor:
-        for table in WAITING_TABLES:
-            cursor.execute(f"VACUUM FULL {connection.ops.quote_name(table)}")
+        cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+
+
+def _clear_waiting(letter: Letter) -> None:
+    """Remove what waited for the letter's batch.
+
+    On PostgreSQL the waiting tables are emptied with TRUNCATE, which gives
+    them new, empty files at the commit, and what waits for other letters is
+    written back, shuffled. A DELETE would leave the rows, in arrival order,
+    in the table's pages until a VACUUM, and VACUUM keeps them while any
+    transaction on the server (a backup of another database, say) began
+    before the seal. The tables are locked (_lock_waiting_tables): nothing
+    arrives meanwhile."""
+    if connection.vendor != "postgresql":
+        PendingSignature.objects.filter(letter_id=letter.pk).delete()
+        PendingWithdrawal.objects.filter(letter_id=letter.pk).delete()
+        return
+    other_signatures = list(PendingSignature.objects.exclude(letter_id=letter.pk))
+    other_withdrawals = list(PendingWithdrawal.objects.exclude(letter_id=letter.pk))
+    tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables}")
+    secrets.SystemRandom().shuffle(other_signatures)
+    PendingSignature.objects.bulk_create(other_signatures, batch_size=1000)
+    PendingWithdrawal.objects.bulk_create(other_withdrawals, batch_size=1000)
 
 
 def batches_seal_due(*, slug: str | None = None, force: bool = False, now=None) -> list:

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from letters.models import Letter
+from letters.services import base_slug
 from signatures import keys, tlog
 from signatures.errors import LetterNotOpen
 from signatures.guarded_insert import insert_row
@@ -42,7 +43,9 @@ def log_origin(letter: Letter) -> str:
     default_port = {"http": ":80", "https": ":443"}.get(url.scheme)
     if default_port and host.endswith(default_port):
         host = host.removesuffix(default_port)
-    return f"{host}/letters/{letter.slug}"
+    # The short name without an unlisted letter's link key: the origin names
+    # the log's key, which the petition PDF prints for leadership.
+    return f"{host}/letters/{base_slug(letter)}"
 
 
 def log_open(*, letter: Letter) -> LetterLog:

@@ -299,6 +299,11 @@ TABLES = {
             "id",
             "issuer_key_id",
             "letter_id",
+            # Added when exports bound the letter's log (issue 15), not renames.
+            "log_checkpoint",
+            "log_tree_size",
+            "log_verifier_key",
+            "manifest_format",
             "manifest_sha256",
             "manifest_signature",
             "openpgp_fingerprint",

@@ -156,7 +156,7 @@ def test_manifest_and_pdf_group_spellings_like_the_public_pages(
     export, _created = run_export(
         django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
     )
-    entries = json.loads(export_file(export, "manifest.json").read_bytes())
+    entries = json.loads(export_file(export, "manifest.json").read_bytes())["signatures"]
     assert {e["department"] for e in entries} == {"Warehouse"}
     assert sorted(e["location"] for e in entries) == [""] + ["Porto"] * 5
     text = pdftotext(export_file(export, "petition.pdf").read_bytes())
@@ -170,15 +170,22 @@ def test_manifest_and_pdf_group_spellings_like_the_public_pages(
 
 
 def test_manifest_is_canonical_and_hashed(exported):
+    """Format 2 (the letter has a log): an object with the checkpoint, the
+    verifier key and the signatures, each with its log index."""
     data = export_file(exported, "manifest.json").read_bytes()
     assert hashlib.sha256(data).hexdigest() == exported.manifest_sha256
-    entries = json.loads(data)
+    manifest = json.loads(data)
+    assert sorted(manifest) == ["checkpoint", "format", "signatures", "verifier_key"]
+    assert manifest["format"] == exported.manifest_format == 2
+    entries = manifest["signatures"]
     assert len(entries) == exported.count
     assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
     assert all(
-        sorted(e) == ["department", "hour", "id", "location", "name", "pseudonym"] for e in entries
+        sorted(e) == ["department", "hour", "id", "location", "log_index", "name", "pseudonym"]
+        for e in entries
     )
-    canonical = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert all(type(e["log_index"]) is int for e in entries)
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical.encode() == data
     by_pseudonym = {e["pseudonym"]: e for e in entries}
     assert by_pseudonym["pseudo00038"]["name"] == "Alice Shown"
@@ -321,10 +328,14 @@ def test_the_verifier_tells_the_delivered_petition_from_an_earlier_export(
         assert NOT_DELIVERED in text
         assert DELIVERED not in text and EARLIER not in text
 
-    # A signature is withdrawn: a new export, which is the one delivered.
-    from signatures.models import Signature
+    # A signature is withdrawn (as a receipt does: it waits for a batch,
+    # sealed here): a new export, which is the one delivered.
+    from signatures.models import PendingWithdrawal, Signature
+    from signatures.services.batches import batch_seal
 
-    Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
+    withdrawn = Signature.objects.get(pseudonym="pseudo00001")
+    PendingWithdrawal.objects.create(letter=letter, token_hash=withdrawn.token_hash)
+    batch_seal(letter=letter, force=True)
     final, created = run_export(
         django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
     )
@@ -425,9 +436,9 @@ def test_delivery_makes_the_letter_delivered_and_the_export_immutable(
 
 
 def test_delivery_refused_when_signatures_changed(roles, exported, letter):
-    from signatures.models import Signature
+    from signatures.services.receipts import receipt_withdraw
 
-    Signature.objects.filter(pseudonym="pseudo00001").update(withdrawn=True)
+    receipt_withdraw(receipt=receipt_for(1))  # sealed at once: the log grows
     with pytest.raises(ValidationError, match="changed after this export"):
         services.delivery_record(
             actor=roles.delegate,
@@ -477,8 +488,18 @@ def test_export_petition_command(roles, campaign_key, letter, tmp_path, gpg_veri
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         prefix + name
-        for name in ("manifest.json", "manifest.json.asc", "petition.pdf", "petition.pdf.asc")
+        for name in (
+            "checkpoint.txt",
+            "manifest.json",
+            "manifest.json.asc",
+            "petition.pdf",
+            "petition.pdf.asc",
+        )
     ]
+    assert (
+        json.loads((out / (prefix + "manifest.json")).read_text())["checkpoint"]
+        == (out / (prefix + "checkpoint.txt")).read_text()
+    )
     ok, output = gpg_verify(
         campaign_key.public_key,
         (out / f"{prefix}petition.pdf.asc").read_text(),

@@ -11,7 +11,8 @@ from django.urls import reverse
 from letters.models import LetterState
 from petitions import services
 from petitions.models import Export, ExportStatus
-from signatures.models import Signature
+from signatures.models import PendingWithdrawal, Signature
+from signatures.services.batches import batch_seal
 from tests.petitions.conftest import run_export
 from tests.petitions.factories import make_letter, make_signatures
 
@@ -154,7 +155,10 @@ def test_after_closing_the_stale_export_offers_export_again_and_then_delivery(
 def test_a_withdrawal_after_the_export_makes_it_stale(roles, client_for, exported, letter):
     delegate = client_for(roles.delegate)
     assert "Hand the PDF over" in page(delegate, exported)
-    Signature.objects.filter(letter=letter, pseudonym="pseudo00003").update(withdrawn=True)
+    # A withdrawal as a receipt makes it: it waits for a batch, sealed here.
+    withdrawn = Signature.objects.get(letter=letter, pseudonym="pseudo00003")
+    PendingWithdrawal.objects.create(letter=letter, token_hash=withdrawn.token_hash)
+    batch_seal(letter=letter, force=True)
     text = page(delegate, exported)
     assert EXPORT_AGAIN in text
     assert DELIVERY_FORM.format(deliver_url(exported)) not in text

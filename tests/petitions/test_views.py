@@ -48,7 +48,13 @@ def test_staff_pages_and_downloads(role, roles, exported, client_for):
     _expect(role, status, 200)
     if role in STAFF_OK:
         assert status.json()["status"] == "done" and status.json()["progress"] == 100
-    for name in ("petition.pdf", "petition.pdf.asc", "manifest.json", "manifest.json.asc"):
+    for name in (
+        "petition.pdf",
+        "petition.pdf.asc",
+        "manifest.json",
+        "manifest.json.asc",
+        "checkpoint.txt",
+    ):
         response = client.get(reverse("petitions:download", args=[slug, pk, name]))
         _expect(role, response, 200)
         if role in STAFF_OK:
@@ -272,3 +278,47 @@ def test_public_verification_posts_are_rate_limited(roles, client):
     assert statuses[:20] == [400] * 20
     assert statuses[20] == 429
     assert "Too many requests" in client.post(url, {"sha256": "x"}).content.decode()
+
+
+@pytest.fixture
+def unbound_export(roles, campaign_key, django_capture_on_commit_callbacks):
+    """A format 1 export: its letter's signatures predate the site's logs."""
+    from tests.petitions.conftest import run_export
+    from tests.petitions.factories import make_signatures
+
+    letter = make_letter(roles.campaign, slug="before-logs", logged=False)
+    make_signatures(letter, 3, start_index=1000)  # receipts unlike the `letter` fixture's
+    export, _ = run_export(django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter)
+    assert export.status == "done" and export.manifest_format == 1, export.error
+    return export
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_checkpoint_download_for_every_role(role, roles, exported, unbound_export, client_for):
+    """checkpoint.txt: public for a log-bound export (its page links it), to
+    staff on the export page; an export of format 1 has none (404)."""
+    client = client_for(roles.users()[role])
+    slug = roles.campaign.slug
+    public = client.get(
+        reverse("petitions:public_download", args=[slug, exported.pk, "checkpoint.txt"])
+    )
+    assert public.status_code == 200
+    assert b"".join(public.streaming_content).decode() == exported.log_checkpoint
+    staff = client.get(reverse("petitions:download", args=[slug, exported.pk, "checkpoint.txt"]))
+    _expect(role, staff, 200)
+    if role in STAFF_OK:
+        assert b"".join(staff.streaming_content).decode() == exported.log_checkpoint
+    for view in ("petitions:public_download", "petitions:download"):
+        url = reverse(view, args=[slug, unbound_export.pk, "checkpoint.txt"])
+        response = client.get(url)
+        if view == "petitions:public_download":
+            assert response.status_code == 404
+        else:
+            _expect(role, response, 404)
+    page = client.get(reverse("petitions:verify_export", args=[slug, unbound_export.pk]))
+    assert page.status_code == 200 and "binds no transparency log" in page.content.decode()
+    # The other campaign's pages know neither export.
+    other = roles.other_campaign.slug
+    for export in (exported, unbound_export):
+        url = reverse("petitions:public_download", args=[other, export.pk, "checkpoint.txt"])
+        assert client.get(url).status_code == 404

@@ -170,6 +170,7 @@ def test_worker_killed_mid_render_then_export_completes_once(
         )
         assert Export.objects.filter(letter=letter).count() == 1
         assert sorted(p.name for p in export.directory.iterdir()) == [
+            "checkpoint.txt",
             "manifest.json",
             "manifest.json.asc",
             "petition.pdf",

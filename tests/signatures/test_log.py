@@ -102,8 +102,22 @@ def test_origin_is_the_site_host_and_the_letter_path(settings, site_url, origin)
 
     class Named:
         slug = "x"
+        visibility = "public"
+        unlisted_token = ""
 
     assert log_origin(Named()) == origin
+
+
+def test_an_unlisted_letters_origin_names_it_without_its_link_key(settings):
+    """The origin names the log's key, which the petition PDF prints."""
+    settings.SITE_URL = "https://example.org"
+
+    class Unlisted:
+        slug = "stop-logging-s3cr3tt0k3n"
+        visibility = "unlisted"
+        unlisted_token = "s3cr3tt0k3n"
+
+    assert log_origin(Unlisted()) == "example.org/letters/stop-logging"
 
 
 def test_log_open_is_idempotent_and_needs_the_issuer_key(roles):

@@ -3,7 +3,8 @@
 Renders (or reuses) the export of the letter's current state, in-process,
 and writes the PDF, the manifest and their detached signatures into DIR,
 under the names a download gives them and the PDF's appendix prints
-(<short name>-<export id>-petition.pdf, ...).
+(<short name>-<export id>-petition.pdf, ...), and the checkpoint of the
+letter's log that the export binds, when it binds one (manifest format 2).
 """
 
 from __future__ import annotations
@@ -50,8 +51,20 @@ class Command(BaseCommand):
             shutil.copyfile(
                 services.export_file(export, name), target / services.export_file_name(export, name)
             )
+        if export.log_checkpoint:
+            name = services.CHECKPOINT_NAME
+            shutil.copyfile(
+                services.export_file(export, name), target / services.export_file_name(export, name)
+            )
         self.stdout.write(
             f"Export {export.pk}: {export.count} signatures, {export.pages} pages\n"
             f"PDF SHA-256 {export.pdf_sha256}\nmanifest hash {export.manifest_sha256}\n"
-            f"OpenPGP key {export.openpgp_fingerprint}\nwritten to {target}"
+            f"OpenPGP key {export.openpgp_fingerprint}\n"
+            + (
+                f"binds the log's checkpoint of size {export.log_tree_size}, "
+                f"verifier key {export.log_verifier_key}\n"
+                if export.log_checkpoint
+                else "binds no log (manifest format 1)\n"
+            )
+            + f"written to {target}"
         )
