@@ -26,6 +26,7 @@ from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
 from signatures.models import Attestation, InviteCode, IssuerKey
 from signatures.selectors import FIGURES_CACHE_SECONDS, letter_figures, public_signatures_page
 from signatures.services import eligibility
+from signatures.services.batches import next_batch_within_minutes
 
 
 def _letter_or_404(request, slug):
@@ -48,13 +49,37 @@ def _figure_texts() -> dict:
     forms ("%(counter)s" and "%(goal)s" filled in by the script)."""
     count = ("%(counter)s signature of %(goal)s", "%(counter)s signatures of %(goal)s")
     tokens = ("%(counter)s signing token issued", "%(counter)s signing tokens issued")
+    log = (
+        "in the log's checkpoint of %(counter)s entry",
+        "in the log's checkpoint of %(counter)s entries",
+    )
     return {
         "count_one": ngettext(*count, 1),
         "count_other": ngettext(*count, 2),
         "tokens_one": ngettext(*tokens, 1),
         "tokens_other": ngettext(*tokens, 2),
+        "log_one": ngettext(*log, 1),
+        "log_other": ngettext(*log, 2),
         # The figures are cached this long: a second refresh then shows them.
         "refresh_seconds": FIGURES_CACHE_SECONDS + 1,
+    }
+
+
+def _batch_texts() -> dict:
+    """What the signing page says of the next batch, for sign.js to repeat
+    after signing with the minutes the letter API gives then (the
+    template's own msgids; "%(minutes)s" filled in by the script)."""
+    within = (
+        "Your signature will be counted in the next batch, within about %(minutes)s minute.",
+        "Your signature will be counted in the next batch, within about %(minutes)s minutes.",
+    )
+    return {
+        "within_one": ngettext(*within, 1),
+        "within_other": ngettext(*within, 2),
+        "when_full": _(
+            "Your signature will be counted in the next batch, as soon as enough signatures "
+            "wait to fill it."
+        ),
     }
 
 
@@ -86,6 +111,9 @@ def sign(request, slug):
             "attestations": attestations,
             "account_eligible": account_eligible,
             "figure_texts": _figure_texts(),
+            "batch_texts": _batch_texts(),
+            # None: each signature is counted at once, and the page says nothing.
+            "batch_minutes": next_batch_within_minutes(letter) if letter.is_open else None,
             "api": {
                 "letter": reverse("signatures:api_letter", args=[slug]) + suffix,
                 "email_codes": reverse("signatures:api_email_codes", args=[slug]) + suffix,

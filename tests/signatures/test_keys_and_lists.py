@@ -24,7 +24,7 @@ from signatures.services.eligibility import (
     invite_code_normalize,
     invite_codes_create,
 )
-from tests.signatures.factories import open_letter
+from tests.signatures.factories import open_letter, sealed_signature, sealed_withdrawal
 
 pytestmark = pytest.mark.django_db
 
@@ -77,15 +77,7 @@ def test_a_failing_key_creation_rolls_the_opening_back(roles, monkeypatch):
 
 
 def sig(letter, pseudonym, **fields) -> Signature:
-    import secrets
-
-    return Signature.objects.create(
-        letter=letter,
-        token_hash=secrets.token_hex(32),
-        receipt_hash=secrets.token_hex(32),
-        pseudonym=pseudonym,
-        **fields,
-    )
+    return sealed_signature(letter, pseudonym, **fields)
 
 
 def public_rows(letter) -> dict[str, dict]:
@@ -103,7 +95,7 @@ def test_public_names_show_once_their_threshold_is_reached(letter):
     sig(letter, "third")
     assert public_rows(letter)["at3"]["public_name"] == "Bo Ek"
     # A withdrawal brings the count back under the threshold.
-    Signature.objects.filter(pseudonym="third").update(withdrawn=True)
+    sealed_withdrawal(Signature.objects.get(pseudonym="third"))
     rows = public_rows(letter)
     assert rows["at3"]["public_name"] is None and "third" not in rows
 
