@@ -49,17 +49,13 @@ def _figure_texts() -> dict:
     forms ("%(counter)s" and "%(goal)s" filled in by the script)."""
     count = ("%(counter)s signature of %(goal)s", "%(counter)s signatures of %(goal)s")
     tokens = ("%(counter)s signing token issued", "%(counter)s signing tokens issued")
-    log = (
-        "in the log's checkpoint of %(counter)s entry",
-        "in the log's checkpoint of %(counter)s entries",
-    )
     return {
         "count_one": ngettext(*count, 1),
         "count_other": ngettext(*count, 2),
         "tokens_one": ngettext(*tokens, 1),
         "tokens_other": ngettext(*tokens, 2),
-        "log_one": ngettext(*log, 1),
-        "log_other": ngettext(*log, 2),
+        # The tree size of the checkpoint the count is read from.
+        "log_size": _("(counted at log size %(size)s)"),
         # The figures are cached this long: a second refresh then shows them.
         "refresh_seconds": FIGURES_CACHE_SECONDS + 1,
     }
@@ -119,6 +115,9 @@ def sign(request, slug):
                 "email_codes": reverse("signatures:api_email_codes", args=[slug]) + suffix,
                 "tokens": reverse("signatures:api_tokens", args=[slug]) + suffix,
                 "signatures": reverse("signatures:api_signatures", args=[slug]) + suffix,
+                # The receipt page checks the letter's log: an unlisted one
+                # answers only with the key of its link.
+                "receipt": reverse("signatures:receipt") + suffix,
             },
         },
     )

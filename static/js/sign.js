@@ -162,7 +162,7 @@
         .replace("%(counter)s", String(letter.tokens_issued));
       const size = letter.log && letter.log.tree_size;
       if (Number.isInteger(size)) {
-        $("figure-log").textContent = plural(size, f.logOne, f.logOther).replace("%(counter)s", String(size));
+        $("figure-log").textContent = f.logSize.replace("%(size)s", String(size));
       }
     } catch (e) {
       return null;  // the figures stay as they were; nothing else depends on them

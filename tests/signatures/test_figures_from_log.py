@@ -28,9 +28,9 @@ def shown(letter) -> dict:
     public = Client().get(f"/letters/{letter.slug}/").content.decode()
     sign = Client().get(f"/letters/{letter.slug}/sign/").content.decode()
     count = re.search(r'<p class="letter-count">\s*<strong>(\d+)</strong>', public)
-    public_size = re.search(r"at its checkpoint of (\d+) entr", public)
+    public_size = re.search(r"signed public log, at log size (\d+)\.", public)
     sign_count = re.search(r'id="figure-count">(\d+) signatures? of', sign)
-    sign_size = re.search(r'id="figure-log">in the log.s checkpoint of (\d+) entr', sign)
+    sign_size = re.search(r'id="figure-log">\(counted at log size (\d+)\)', sign)
     assert count and public_size and sign_count and sign_size, (public, sign)
     return {
         "api": (detail["count"], detail["log"]["tree_size"]),
@@ -105,7 +105,7 @@ def test_a_letter_without_a_log_counts_its_rows_and_shows_no_tree_size(roles):
     figures = letter_figures(letter, use_cache=False)
     assert (figures.count, figures.tree_size) == (1, None)
     page = Client().get(f"/letters/{letter.slug}/").content.decode()
-    assert "<strong>1</strong> signature of a goal" in page and "checkpoint of" not in page
+    assert "<strong>1</strong> signature of a goal" in page and "log size" not in page
 
 
 # --- how long a signature waits ----------------------------------------------------------
