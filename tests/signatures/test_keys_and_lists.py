@@ -76,8 +76,13 @@ def test_a_failing_key_creation_rolls_the_opening_back(roles, monkeypatch):
     assert not IssuerKey.objects.filter(letter=letter).exists()
 
 
-def sig(letter, pseudonym, **fields) -> Signature:
-    return sealed_signature(letter, pseudonym, **fields)
+def sig(letter, pseudonym, *, withdrawn: bool = False, **fields) -> Signature:
+    """A signature sealed into the log (the count is the log's), withdrawn
+    in a batch of its own if asked."""
+    signature = sealed_signature(letter, pseudonym, **fields)
+    if withdrawn:
+        sealed_withdrawal(signature)
+    return signature
 
 
 def public_rows(letter) -> dict[str, dict]:
