@@ -24,6 +24,7 @@ from signatures.errors import BadRequest, CsrfRefused, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey, LetterLog
 from signatures.selectors import Timeline, letter_figures, letter_timeline, public_signatures_page
 from signatures.services import common, eligibility, issuance, receipts, redemption
+from signatures.services.batches import next_batch_within_minutes
 
 
 def load_letter(request, slug: str) -> Letter:
@@ -178,6 +179,10 @@ def letter_detail_data(letter: Letter) -> dict:
         "count": figures.count,
         "tokens_issued": figures.tokens_issued,
         "goal": letter.goal,
+        # Minutes until the next batch may be sealed (0: when it is full;
+        # None: each signature is counted at once). Read on every request,
+        # unlike the cached figures: the signing page shows it after signing.
+        "next_batch_within_minutes": next_batch_within_minutes(letter) if letter.is_open else None,
         "deadline": letter.deadline.isoformat() if letter.deadline else None,
         "eligibility": eligibility,
         "email_domains": list(letter.campaign.allowed_domains),
@@ -203,6 +208,8 @@ def letter_detail_data(letter: Letter) -> dict:
                 "origin": log.origin,
                 "verifier_key": log.verifier_key,
                 "checkpoint_url": reverse("signatures:log_checkpoint", args=[letter.slug]),
+                # The checkpoint whose count is `count` (None: no checkpoint yet).
+                "tree_size": figures.tree_size,
             }
             if log
             else None

@@ -16,12 +16,14 @@ from django.utils import timezone
 from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
 from signatures import tlog
+from signatures.log_selectors import latest_checkpoint
 from signatures.models import Issuance, Signature
 
 logger = logging.getLogger(__name__)
 
-# Public figures are cached briefly: the count is a COUNT(*) over an index,
-# never a hot row that every signature would update.
+# Public figures are cached briefly: the count is read from the latest
+# checkpoint, the groups are a COUNT(*) over an index, never a hot row that
+# every signature would update.
 FIGURES_CACHE_SECONDS = 5
 
 
@@ -34,6 +36,9 @@ class LetterFigures:
     departments: list[tuple[str, int]] = field(default_factory=list)
     locations: list[tuple[str, int]] = field(default_factory=list)
     k: int = 5
+    # The tree size of the checkpoint whose count `count` is; None for a
+    # letter without a log (opened before logs existed).
+    tree_size: int | None = None
 
     @property
     def percent(self) -> int:
@@ -101,14 +106,23 @@ def letter_figures(letter, *, use_cache: bool = True) -> LetterFigures:
 
 
 def _counted_figures(letter) -> LetterFigures:
+    """The count is the latest checkpoint's (signature entries minus
+    withdrawals), so what the site shows is what anyone can recompute from
+    the log at that tree size. A letter without a log counts its rows."""
     k = letter.campaign.k_threshold
+    checkpoint = latest_checkpoint(letter)
+    if checkpoint is not None:
+        count, tree_size = checkpoint.count, checkpoint.tree_size
+    else:
+        count, tree_size = Signature.objects.counted().filter(letter=letter).count(), None
     return LetterFigures(
-        count=Signature.objects.counted().filter(letter=letter).count(),
+        count=count,
         tokens_issued=Issuance.objects.filter(letter=letter, is_alias=False).count(),
         goal=letter.goal,
         departments=groups_at_least_k(letter, "department", k),
         locations=groups_at_least_k(letter, "location", k),
         k=k,
+        tree_size=tree_size,
     )
 
 

@@ -33,6 +33,7 @@ from signatures.selectors import (
     public_signatures_page,
 )
 from signatures.services import eligibility
+from signatures.services.batches import next_batch_within_minutes
 
 
 def _letter_or_404(request, slug):
@@ -60,8 +61,28 @@ def _figure_texts() -> dict:
         "count_other": ngettext(*count, 2),
         "tokens_one": ngettext(*tokens, 1),
         "tokens_other": ngettext(*tokens, 2),
+        # The tree size of the checkpoint the count is read from.
+        "log_size": _("(counted at log size %(size)s)"),
         # The figures are cached this long: a second refresh then shows them.
         "refresh_seconds": FIGURES_CACHE_SECONDS + 1,
+    }
+
+
+def _batch_texts() -> dict:
+    """What the signing page says of the next batch, for sign.js to repeat
+    after signing with the minutes the letter API gives then (the
+    template's own msgids; "%(minutes)s" filled in by the script)."""
+    within = (
+        "Your signature will be counted in the next batch, within about %(minutes)s minute.",
+        "Your signature will be counted in the next batch, within about %(minutes)s minutes.",
+    )
+    return {
+        "within_one": ngettext(*within, 1),
+        "within_other": ngettext(*within, 2),
+        "when_full": _(
+            "Your signature will be counted in the next batch, as soon as enough signatures "
+            "wait to fill it."
+        ),
     }
 
 
@@ -93,11 +114,17 @@ def sign(request, slug):
             "attestations": attestations,
             "account_eligible": account_eligible,
             "figure_texts": _figure_texts(),
+            "batch_texts": _batch_texts(),
+            # None: each signature is counted at once, and the page says nothing.
+            "batch_minutes": next_batch_within_minutes(letter) if letter.is_open else None,
             "api": {
                 "letter": reverse("signatures:api_letter", args=[slug]) + suffix,
                 "email_codes": reverse("signatures:api_email_codes", args=[slug]) + suffix,
                 "tokens": reverse("signatures:api_tokens", args=[slug]) + suffix,
                 "signatures": reverse("signatures:api_signatures", args=[slug]) + suffix,
+                # The receipt page checks the letter's log: an unlisted one
+                # answers only with the key of its link.
+                "receipt": reverse("signatures:receipt") + suffix,
             },
         },
     )

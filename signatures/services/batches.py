@@ -31,6 +31,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from math import ceil
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -85,6 +86,15 @@ def next_seal_within(letter: Letter, *, now=None) -> timedelta | None:
     if last is None:
         return timedelta(0)
     return max(timedelta(0), last + interval - (now or timezone.now()))
+
+
+def next_batch_within_minutes(letter: Letter, *, now=None) -> int | None:
+    """next_seal_within in whole minutes, rounded up, as the signing page,
+    the signing answer and the receipt say it ("within about N minutes"):
+    0 when the next batch only waits to be full, None when the letter seals
+    each signature at once."""
+    wait = next_seal_within(letter, now=now)
+    return None if wait is None else ceil(wait.total_seconds() / 60)
 
 
 def batch_is_due(letter: Letter, *, waiting: int, now=None) -> bool:

@@ -4,7 +4,6 @@ check their signature's status, withdraw it before delivery."""
 from __future__ import annotations
 
 import base64
-from math import ceil
 
 from django.db import transaction
 from django.urls import reverse
@@ -25,7 +24,7 @@ from signatures.log_selectors import (
     log_inclusion_proof,
 )
 from signatures.models import PendingSignature, PendingWithdrawal, Signature
-from signatures.services.batches import after_acceptance, next_seal_within
+from signatures.services.batches import after_acceptance, next_batch_within_minutes
 from signatures.services.common import (
     sha256_hex,
 )
@@ -86,14 +85,13 @@ def receipt_status(*, receipt, since=None) -> dict:
         letter_id=letter.pk, token_hash=signature.token_hash
     ).exists()
     if isinstance(signature, PendingSignature):
-        wait = next_seal_within(letter)
         return {
             "status": "pending",
             "letter": {"slug": letter.slug, "title": letter.title, "state": letter.state},
             "pseudonym": signature.pseudonym,
             "can_withdraw": not withdrawing,
             "withdrawal_pending": withdrawing,
-            "next_batch_within_minutes": None if wait is None else ceil(wait.total_seconds() / 60),
+            "next_batch_within_minutes": next_batch_within_minutes(letter),
             "exports": [],
             "updates": _updates(letter),
         }

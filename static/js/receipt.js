@@ -3,6 +3,14 @@
 //
 // Each action does one thing however often it is pressed: while a request
 // runs, the buttons are disabled and further presses are ignored.
+//
+// A status answer with a place in the letter's log is checked here, in the
+// browser (static/js/log-check.js): the checkpoint's signature against the
+// letter's log key, the signature's entry, the inclusion proof. The last
+// checkpoint verified for each letter is kept in localStorage under
+// "org-log:<slug>" ({size, root, verifierKey}); the next check asks the
+// server for the consistency proof from it ("since") and verifies that the
+// log only grew. A checkpoint that fails is never kept.
 (function () {
   "use strict";
 
@@ -46,14 +54,14 @@
     return message.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
   }
 
-  async function post(url, receipt) {
+  async function post(url, payload) {
     try {
       const response = await fetch(url, {
         method: "POST",
         credentials: "omit",
         cache: "no-store",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ receipt: receipt }),
+        body: JSON.stringify(payload),
       });
       let body = {};
       try { body = await response.json(); } catch (e) { body = {}; }
@@ -63,9 +71,23 @@
     }
   }
 
-  function statusText(status) {
+  function plural(n, one, other) {
+    let form = "other";
+    try { form = new Intl.PluralRules(lang || "en").select(n); }
+    catch (e) { form = n === 1 ? "one" : "other"; }
+    return form === "one" ? one : other;
+  }
+
+  function statusText(body) {
+    const status = body.status;
     if (status === "counted") return data.msgCounted;
-    if (status === "pending") return data.msgPending;
+    if (status === "pending") {
+      const minutes = body.next_batch_within_minutes;
+      if (!Number.isInteger(minutes) || minutes < 0) return data.msgPending;
+      if (minutes === 0) return data.msgPendingWhenFull;
+      return fill(plural(minutes, data.msgPendingWithinOne, data.msgPendingWithinOther),
+        { minutes: String(minutes) });
+    }
     if (status === "withdrawn") return data.msgWithdrawn;
     return fill(data.msgStatusOther, { status: String(status) });
   }
@@ -84,6 +106,7 @@
 
   function whyNoWithdraw(body, delivered) {
     if (body.status === "withdrawn") return data.msgNoWithdrawWithdrawn;
+    if (body.withdrawal_pending) return data.msgWithdrawalPending;
     if (body.letter && body.letter.state === "delivered") {
       const date = delivered.length ? formatDate(delivered[0].delivered_at) : "";
       return date ? fill(data.msgNoWithdrawDeliveredOn, { date: date }) : data.msgNoWithdrawDelivered;
@@ -99,11 +122,11 @@
     if (answer.status !== 200) {
       $("receipt-result").hidden = true;
       $("receipt-error").textContent = answer.body.message || ("Error " + answer.status);
-      return;
+      return false;
     }
     const body = answer.body;
     $("receipt-result").hidden = false;
-    $("receipt-status").textContent = statusText(body.status);
+    $("receipt-status").textContent = statusText(body);
     $("receipt-letter").textContent = data.msgLetter + " " + ((body.letter && body.letter.title) || "");
     $("receipt-pseudonym").textContent = body.pseudonym ? data.msgPseudonym + " " + body.pseudonym : "";
     // Only a delivered export is shown as delivered. Exports that were made
@@ -126,6 +149,144 @@
     $("withdraw").hidden = !body.can_withdraw;
     $("withdraw-note").hidden = !!body.can_withdraw;
     $("withdraw-note").textContent = body.can_withdraw ? "" : whyNoWithdraw(body, delivered);
+    return true;
+  }
+
+  // --- the letter's log, checked here ------------------------------------------------
+
+  const LOG = window.OrgLogCheck;
+  // An unlisted letter's API and log answer only with the key of its link,
+  // which the signing page passes on to this page's address.
+  const linkKey = new URLSearchParams(location.search).get("key");
+
+  function withKey(url) {
+    if (!linkKey) return url;
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(linkKey);
+  }
+
+  class Unreachable extends Error {
+    constructor(status) { super("HTTP " + status); this.status = status; }
+  }
+
+  async function get(url) {
+    let response;
+    try { response = await fetch(withKey(url), { credentials: "omit", cache: "no-store" }); }
+    catch (e) { throw new Unreachable(0); }
+    if (!response.ok) throw new Unreachable(response.status);
+    return response;
+  }
+
+  const keptName = (slug) => "org-log:" + slug;
+
+  function loadKept(slug) {
+    try {
+      const kept = JSON.parse(localStorage.getItem(keptName(slug)) || "null");
+      if (kept && Number.isSafeInteger(kept.size) && kept.size > 0 &&
+          typeof kept.root === "string" && typeof kept.verifierKey === "string") return kept;
+    } catch (e) { /* unreadable: as if none */ }
+    return null;
+  }
+
+  function saveKept(slug, kept) {
+    try { localStorage.setItem(keptName(slug), JSON.stringify(kept)); }
+    catch (e) { /* storage full or refused: the next check starts afresh */ }
+  }
+
+  // state: "checking", "ok", "failed" (loud) or "neutral" (not checked, no
+  // sign of tampering: an old browser, a network error).
+  function showLog(state, title, reason, note) {
+    const box = $("receipt-log");
+    box.hidden = false;
+    box.className = "log-check" + (state === "ok" ? " log-check-ok" : state === "failed" ? " log-check-failed" : "");
+    box.setAttribute("role", state === "failed" ? "alert" : "status");
+    $("receipt-log-title").textContent = title || "";
+    $("receipt-log-reason").textContent = reason || "";
+    $("receipt-log-reason").hidden = !reason;
+    $("receipt-log-note").textContent = note || "";
+    $("receipt-log-note").hidden = !note;
+  }
+
+  function hideLog() { $("receipt-log").hidden = true; }
+
+  const REASONS = {
+    "key": "logWhyKey", "key-changed": "logWhyKeyChanged", "note": "logWhyNote",
+    "checkpoint": "logWhyCheckpoint", "size": "logWhySize", "entry": "logWhyEntry",
+    "proof": "logWhyProof", "inclusion": "logWhyInclusion", "consistency": "logWhyConsistency",
+    "shrunk": "logWhyShrunk",
+  };
+
+  function failed(error) {
+    if (!(error instanceof LOG.LogCheckError) || error.code === "fetch") {
+      showLog("neutral", data.logUnreachable);
+    } else if (error.code === "unsupported") {
+      showLog("neutral", data.logUnsupported);
+    } else {
+      const why = data[REASONS[error.code]] || error.message;
+      showLog("failed", data.logFailed, fill(why, error.details || {}), data.logAdvice);
+    }
+  }
+
+  // Check the log object of a status answer; `receipt` asks again with
+  // "since" when a checkpoint of this letter was kept before.
+  async function checkLog(receipt, body) {
+    // Only a place in the log is checked: {index, tree_size, proof}; a log
+    // object of another shape (a newer server's) is left alone.
+    const place = body.log;
+    if (!place || !body.letter || !Number.isInteger(place.index) || !Number.isInteger(place.tree_size)) {
+      hideLog();
+      return;
+    }
+    showLog("checking", data.logChecking);
+    if (!LOG || !window.crypto || !window.crypto.subtle) { showLog("neutral", data.logUnsupported); return; }
+    const slug = body.letter.slug;
+    let letter;
+    try {
+      letter = await (await get(data.apiLetters + encodeURIComponent(slug))).json();
+    } catch (e) {
+      showLog("neutral", e instanceof Unreachable && e.status === 404 ? data.logNotPublic : data.logUnreachable);
+      return;
+    }
+    if (!letter.log) { showLog("neutral", data.logNone); return; }
+    const verifierKey = letter.log.verifier_key;
+    const kept = loadKept(slug);
+    let log = body.log;
+    if (kept && kept.size <= log.tree_size) {
+      const again = await post(data.apiStatus, { receipt: receipt, since: kept.size });
+      if (again.status !== 200 || !again.body.log) { showLog("neutral", data.logUnreachable); return; }
+      render(again);
+      log = again.body.log;
+    }
+    // A kept checkpoint larger than this tree is caught by the check ("shrunk").
+    const base = letter.log.checkpoint_url.replace(/checkpoint$/, "");
+    let result;
+    try {
+      result = await LOG.checkReceiptLog({
+        origin: letter.log.origin,
+        verifierKey: verifierKey,
+        log: log,
+        kept: kept,
+        fetchText: async (path) => (await get(base + path)).text(),
+        fetchBytes: async (path) => new Uint8Array(await (await get(base + path)).arrayBuffer()),
+      });
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    saveKept(slug, { size: result.size, root: result.root, verifierKey: verifierKey });
+    let note = data.logFirst;
+    if (result.grewFrom !== null) {
+      note = result.grewFrom === result.size
+        ? fill(data.logSame, { size: result.size })
+        : fill(data.logGrew, { from: result.grewFrom, to: result.size });
+    }
+    showLog("ok", fill(data.logIncluded, { size: result.size }),
+      fill(data.logIncludedDetail, { index: result.index }), note);
+  }
+
+  async function checkStatus(receipt) {
+    const answer = await post(data.apiStatus, { receipt: receipt });
+    hideLog();
+    if (render(answer)) await checkLog(receipt, answer.body);
   }
 
   let busy = false;
@@ -164,7 +325,7 @@
     event.preventDefault();
     exclusive(async function () {
       const text = receipt();
-      if (text) render(await post(data.apiStatus, text));
+      if (text) await checkStatus(text);
     });
   });
 
@@ -180,7 +341,7 @@
         return;
       }
       $("receipt-input").value = found;
-      render(await post(data.apiStatus, found));
+      await checkStatus(found);
     });
   });
 
@@ -188,7 +349,7 @@
     exclusive(async function () {
       const text = receipt();
       if (!text || !window.confirm(data.msgConfirm)) return;
-      render(await post(data.apiWithdraw, text));
+      render(await post(data.apiWithdraw, { receipt: text }));
     });
   });
 })();

@@ -147,22 +147,45 @@
   }
 
   // Re-read the figures from the letter API (cached there for a few
-  // seconds, so once more after that).
+  // seconds, so once more after that). Returns the letter's answer, or null.
   async function refreshFigures(again) {
-    if (!figures) return;
+    if (!figures) return null;
+    let letter;
     try {
       const response = await fetch(figures.dataset.apiLetter, { credentials: "omit", cache: "no-store" });
-      if (!response.ok) return;
-      const letter = await response.json();
+      if (!response.ok) return null;
+      letter = await response.json();
       const f = figures.dataset;
       $("figure-count").textContent = plural(letter.count, f.countOne, f.countOther)
         .replace("%(counter)s", String(letter.count)).replace("%(goal)s", String(letter.goal));
       $("figure-tokens").textContent = plural(letter.tokens_issued, f.tokensOne, f.tokensOther)
         .replace("%(counter)s", String(letter.tokens_issued));
+      const size = letter.log && letter.log.tree_size;
+      if (Number.isInteger(size)) {
+        $("figure-log").textContent = f.logSize.replace("%(size)s", String(size));
+      }
     } catch (e) {
-      return;  // the figures stay as they were; nothing else depends on them
+      return null;  // the figures stay as they were; nothing else depends on them
     }
     if (again) setTimeout(() => refreshFigures(false), 1000 * parseInt(figures.dataset.refreshSeconds, 10));
+    return letter;
+  }
+
+  // "Counted in the next batch, within about N minutes": N from the letter
+  // API read just after signing, else from when the page was loaded.
+  function batchText(minutes) {
+    if (!Number.isInteger(minutes)) return "";
+    if (minutes === 0) return data.batchWhenFull;
+    return plural(minutes, data.batchWithinOne, data.batchWithinOther)
+      .replace("%(minutes)s", String(minutes));
+  }
+
+  function showBatch(letter) {
+    const note = $("done-batch");
+    let minutes = letter ? letter.next_batch_within_minutes : null;
+    if (!Number.isInteger(minutes) && data.batchMinutes !== "") minutes = parseInt(data.batchMinutes, 10);
+    note.textContent = batchText(minutes);
+    note.hidden = !note.textContent;
   }
 
   // --- 1. verify and get a token ------------------------------------------------
@@ -345,7 +368,10 @@
       clear();
       say(data.msgSigned);
       showReceipt(answer.body.receipt);
-      refreshFigures(true);
+      $("done-batch").hidden = true;
+      const letter = await refreshFigures(true);
+      // "pending": accepted, counted when its batch is sealed.
+      if (answer.body.status === "pending") showBatch(letter);
       return;
     }
     say("");

@@ -38,6 +38,7 @@ LETTER_DETAIL = [
     "k",
     "locations",
     "log",  # added with the letter's transparency log (issue 15)
+    "next_batch_within_minutes",  # added with batches: the signing page shows it (issue 15)
     "slug",
     "state",
     "text_sha256",
@@ -47,7 +48,8 @@ LETTER_DETAIL = [
 ATTESTATION = ["id", "text"]
 GROUP = ["count", "name"]
 ISSUER = ["key_id", "public_key_pem", "variant"]
-LOG = ["checkpoint_url", "origin", "verifier_key"]
+# tree_size: added so the count is shown beside its checkpoint (issue 15).
+LOG = ["checkpoint_url", "origin", "tree_size", "verifier_key"]
 EMAIL_CODE_SENT = ["message", "status"]
 TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]

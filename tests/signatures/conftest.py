@@ -27,6 +27,16 @@ def attestation_ids(letter):
     )
 
 
+@pytest.fixture
+def scheduled(settings, letter):
+    """The production configuration: batches of 3, at least 15 minutes apart."""
+    settings.SIGNATURE_BATCHES = "scheduled"
+    letter.campaign.batch_min = 3
+    letter.campaign.batch_interval = 15
+    letter.campaign.save()
+    return letter
+
+
 def last_code(address: str) -> str:
     for message in reversed(mail.outbox):
         if message.to == [address.lower()]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import secrets
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from letters.models import Letter, LetterState
-from signatures.models import IssuerKey
+from signatures.models import IssuerKey, PendingSignature, PendingWithdrawal, Signature
+from signatures.services.batches import batch_seal
 from signatures.services.issuance import issuer_key_create
 from signatures.services.log import log_open
 from tests.support.factories import CampaignFactory
@@ -57,3 +59,28 @@ def open_letter(campaign=None, *, with_key: bool = True, **fields) -> Letter:
         issuer_key_create(letter=letter, private_key=pooled_private_key())
         log_open(letter=letter)
     return letter
+
+
+def sealed_signature(letter, pseudonym: str, **fields) -> Signature:
+    """A signature sealed into the letter's log as a batch of one, through
+    the batch service (so it is counted: the count is the log's), without
+    the cost of a real token: the token and its signature are random bytes,
+    which the log stores as they are."""
+    token = secrets.token_bytes(115)
+    PendingSignature.objects.create(
+        letter_id=letter.pk,
+        token_hash=hashlib.sha256(token).hexdigest(),
+        token=token,
+        signature=secrets.token_bytes(256),
+        receipt_hash=secrets.token_hex(32),
+        pseudonym=pseudonym,
+        **fields,
+    )
+    batch_seal(letter=letter, force=True)
+    return Signature.objects.get(letter_id=letter.pk, token_hash=hashlib.sha256(token).hexdigest())
+
+
+def sealed_withdrawal(signature: Signature) -> None:
+    """Withdraw a sealed signature in a batch of its own."""
+    PendingWithdrawal.objects.create(letter_id=signature.letter_id, token_hash=signature.token_hash)
+    batch_seal(letter=signature.letter, force=True)

@@ -8,9 +8,11 @@ import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
+from django.test import Client
 
 from signatures import blindrsa
 from signatures.services.common import TOKEN_CONTEXT, b64url_decode, b64url_encode
+from signatures.services.eligibility import invite_codes_create
 
 
 def token_message(text_hash_hex: str) -> bytes:
@@ -78,3 +80,19 @@ class SigningClient:
         return post_json(
             self.client, f"/api/v1/letters/{self.slug}/signatures", tok.payload(**fields)
         )
+
+
+def sign_with_invites(letter, attestation_ids, n, **fields) -> list[tuple[Token, dict]]:
+    """n signatures through the API, each with its own invite code and
+    client: [(token, the 201 answer)]."""
+    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=n)
+    signed = []
+    for i, code in enumerate(codes):
+        api = SigningClient(Client(), letter.slug)
+        token = api.token({"type": "invite_code", "code": code})
+        status, body = api.sign(
+            token, pseudonym=f"Signer {i}", attestations=attestation_ids, **fields
+        )
+        assert status == 201, body
+        signed.append((token, body))
+    return signed

@@ -22,8 +22,7 @@ from letters.services import letter_close
 from signatures.models import PendingSignature, PendingWithdrawal, Signature, SignatureBatch
 from signatures.selectors import letter_figures
 from signatures.services.batches import batches_seal_due
-from signatures.services.eligibility import invite_codes_create
-from tests.signatures.helpers import SigningClient, post_json
+from tests.signatures.helpers import SigningClient, post_json, sign_with_invites
 
 pytestmark = pytest.mark.django_db
 
@@ -139,30 +138,6 @@ def checkpoint_root(client, slug: str) -> tuple[int, bytes]:
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def scheduled(settings, letter):
-    """The production configuration: batches of 3, at least 15 minutes apart."""
-    settings.SIGNATURE_BATCHES = "scheduled"
-    letter.campaign.batch_min = 3
-    letter.campaign.batch_interval = 15
-    letter.campaign.save()
-    return letter
-
-
-def sign_with_invites(letter, attestation_ids, n, **fields):
-    codes = invite_codes_create(actor=None, campaign=letter.campaign, count=n)
-    signed = []
-    for i, code in enumerate(codes):
-        api = SigningClient(Client(), letter.slug)
-        token = api.token({"type": "invite_code", "code": code})
-        status, body = api.sign(
-            token, pseudonym=f"Signer {i}", attestations=attestation_ids, **fields
-        )
-        assert status == 201, body
-        signed.append((token, body))
-    return signed
 
 
 def receipt_status(receipt: str) -> dict:

@@ -24,7 +24,7 @@ from signatures.services.eligibility import (
     invite_code_normalize,
     invite_codes_create,
 )
-from tests.signatures.factories import open_letter
+from tests.signatures.factories import open_letter, sealed_signature, sealed_withdrawal
 
 pytestmark = pytest.mark.django_db
 
@@ -76,16 +76,13 @@ def test_a_failing_key_creation_rolls_the_opening_back(roles, monkeypatch):
     assert not IssuerKey.objects.filter(letter=letter).exists()
 
 
-def sig(letter, pseudonym, **fields) -> Signature:
-    import secrets
-
-    return Signature.objects.create(
-        letter=letter,
-        token_hash=secrets.token_hex(32),
-        receipt_hash=secrets.token_hex(32),
-        pseudonym=pseudonym,
-        **fields,
-    )
+def sig(letter, pseudonym, *, withdrawn: bool = False, **fields) -> Signature:
+    """A signature sealed into the log (the count is the log's), withdrawn
+    in a batch of its own if asked."""
+    signature = sealed_signature(letter, pseudonym, **fields)
+    if withdrawn:
+        sealed_withdrawal(signature)
+    return signature
 
 
 def public_rows(letter) -> dict[str, dict]:
@@ -103,7 +100,7 @@ def test_public_names_show_once_their_threshold_is_reached(letter):
     sig(letter, "third")
     assert public_rows(letter)["at3"]["public_name"] == "Bo Ek"
     # A withdrawal brings the count back under the threshold.
-    Signature.objects.filter(pseudonym="third").update(withdrawn=True)
+    sealed_withdrawal(Signature.objects.get(pseudonym="third"))
     rows = public_rows(letter)
     assert rows["at3"]["public_name"] is None and "third" not in rows
 

@@ -454,6 +454,8 @@ def test_the_letter_api_names_the_log_and_its_key(logged):
         "origin": log.origin,
         "verifier_key": log.verifier_key,
         "checkpoint_url": f"/log/{logged.slug}/checkpoint",
+        # The checkpoint whose count the letter's pages show.
+        "tree_size": LogCheckpoint.objects.filter(letter=logged).latest("tree_size").tree_size,
     }
     note = Client().get(body["log"]["checkpoint_url"]).content.decode()
     assert tlog.open_note(note, body["log"]["verifier_key"]).startswith(log.origin + "\n")
