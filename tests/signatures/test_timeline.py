@@ -18,13 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from letters.models import Letter, LetterState
-from signatures.models import Issuance, Signature
+from signatures.models import Issuance, PendingSignature, PendingWithdrawal, Signature
 from signatures.selectors import (
     counted_signatures_per_day,
     letter_timeline,
     timeline_periods,
     tokens_issued_per_day,
 )
+from signatures.services.batches import batch_seal
 from signatures.templatetags.signature_tags import chart_bars
 from tests.signatures.factories import open_letter
 
@@ -40,18 +41,30 @@ def days(n, start=DAY):
 
 
 def sign(letter, hour: dt.datetime, n=1, *, withdrawn=False):
-    Signature.objects.bulk_create(
-        Signature(
+    """`n` signatures sealed into the letter's log as one batch at `hour`
+    (and, `withdrawn`, withdrawn in a batch at the same hour), through the
+    batch service: the count shown is the log's. Tokens and signatures are
+    random bytes, which the log stores as they are."""
+    tokens = [secrets.token_bytes(115) for _ in range(n)]
+    PendingSignature.objects.bulk_create(
+        PendingSignature(
             id=uuid.uuid4(),
             letter=letter,
-            token_hash=secrets.token_hex(32),
+            token_hash=hashlib.sha256(token).hexdigest(),
+            token=token,
+            signature=secrets.token_bytes(256),
             receipt_hash=hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
             pseudonym=f"p{secrets.token_hex(3)}",
-            signed_hour=hour,
-            withdrawn=withdrawn,
         )
-        for _ in range(n)
+        for token in tokens
     )
+    batch_seal(letter=letter, force=True, now=hour)
+    if withdrawn:
+        PendingWithdrawal.objects.bulk_create(
+            PendingWithdrawal(letter=letter, token_hash=hashlib.sha256(token).hexdigest())
+            for token in tokens
+        )
+        batch_seal(letter=letter, force=True, now=hour)
 
 
 def issue(letter, day: dt.date, n=1, *, alias=False):
@@ -288,14 +301,23 @@ def test_unlisted_letter_timeline_needs_its_key(roles, client):
     assert letter.slug.startswith("quiet")
 
 
-def test_timeline_is_cached_briefly_and_forgotten_on_withdrawal(roles, busy_letter, client):
+def test_timeline_is_cached_briefly_and_forgotten_when_a_batch_is_sealed(
+    roles, busy_letter, client
+):
     from signatures.selectors import letter_figures_forget
 
     assert letter_timeline(busy_letter).count == 18
-    sign(busy_letter, dt.datetime(2024, 5, 9, 8, tzinfo=UTC), 5)
-    assert letter_timeline(busy_letter).count == 18  # cached
+    # A change that no seal made is not seen while the timeline is cached...
+    Signature.objects.filter(letter=busy_letter).update(withdrawn=True)
+    assert letter_timeline(busy_letter).count == 18
     letter_figures_forget(busy_letter)
-    assert letter_timeline(busy_letter).count == 23
+    assert letter_timeline(busy_letter).count == 0
+    Signature.objects.filter(letter=busy_letter).update(withdrawn=False)
+    letter_figures_forget(busy_letter)
+    assert letter_timeline(busy_letter).count == 20
+    # ... and a seal forgets it at once.
+    sign(busy_letter, dt.datetime(2024, 5, 9, 8, tzinfo=UTC), 5)
+    assert letter_timeline(busy_letter).count == 25
 
 
 def test_timeline_without_the_cache(roles, busy_letter, redis_down):
