@@ -12,6 +12,11 @@ Canonical form (what anyone can recompute from the downloaded manifest):
   - ``department`` / ``location``: the value if its group holds at least k
     counted signatures, else ``""`` (merged into "other" in the PDF);
   - ``hour``: the coarsened signing time, ``YYYY-MM-DDTHH:00Z`` (UTC);
+  - text the organizers hid, or that waits for their review
+    (signatures.models.SignatureModeration), is ``""`` in ``pseudonym``,
+    ``name``, ``department`` and ``location`` alike, and is not counted in
+    its group; ``Manifest.hidden_text`` says how many signatures have such
+    text (the PDF prints it);
 - objects sorted by ``id``; keys sorted; no whitespace
   (``separators=(",", ":")``); UTF-8 without escaping non-ASCII
   (``ensure_ascii=False``); no trailing newline.
@@ -28,7 +33,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from signatures.models import Signature
+from signatures.models import MODERATED_FIELDS, Signature, SignatureModeration
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Manifest:
     departments: list[tuple[str, int]] = field(default_factory=list)  # >= k, plus "other"
     locations: list[tuple[str, int]] = field(default_factory=list)
     hours: list[tuple[dt.datetime, int]] = field(default_factory=list)  # per hour, sorted
+    hidden_text: int = 0  # signatures with text hidden by the organizers or held for review
 
 
 def format_hour(value: dt.datetime) -> str:
@@ -72,13 +78,26 @@ def _groups(counter: Counter, k: int) -> tuple[set[str], list[tuple[str, int]]]:
     return shown, rows
 
 
-def build_manifest(letter, *, rows=None) -> Manifest:
+def held_back_fields(letter) -> dict[str, tuple[str, ...]]:
+    """{signature id: fields the organizers hid or hold for review}."""
+    return {
+        str(moderation.signature_id): moderation.hidden_fields
+        for moderation in SignatureModeration.objects.filter(
+            signature__letter=letter, signature__withdrawn=False
+        )
+        if moderation.hidden_fields
+    }
+
+
+def build_manifest(letter, *, rows=None, held_back=None) -> Manifest:
     """Build the manifest of a letter's counted signatures.
 
     `rows` (tuples of id, pseudonym, public_name, reveal_at, department,
-    location, signed_hour) may be given by benchmarks; otherwise they are read
-    from the database in one query.
+    location, signed_hour) and `held_back` (held_back_fields) may be given by
+    benchmarks; otherwise they are read from the database.
     """
+    if held_back is None:
+        held_back = held_back_fields(letter) if rows is None else {}
     if rows is None:
         rows = list(
             Signature.objects.counted()
@@ -94,6 +113,9 @@ def build_manifest(letter, *, rows=None) -> Manifest:
                 "signed_hour",
             )
         )
+    hidden_text = sum(1 for row in rows if str(row[0]) in held_back)
+    if held_back:
+        rows = [_without_held_back(row, held_back.get(str(row[0]), ())) for row in rows]
     k = letter.campaign.k_threshold
     count = len(rows)
     departments = Counter(r[4] for r in rows)
@@ -127,6 +149,25 @@ def build_manifest(letter, *, rows=None) -> Manifest:
         departments=department_rows,
         locations=location_rows,
         hours=sorted(hours.items()),
+        hidden_text=hidden_text,
+    )
+
+
+def _without_held_back(row: tuple, hidden: tuple[str, ...]) -> tuple:
+    """The row with the fields in `hidden` blanked (MODERATED_FIELDS names;
+    the comment is not in the manifest)."""
+    if not hidden:
+        return row
+    sig_id, pseudonym, public_name, reveal_at, department, location, hour = row
+    assert set(hidden) <= set(MODERATED_FIELDS)
+    return (
+        sig_id,
+        "" if "pseudonym" in hidden else pseudonym,
+        "" if "public_name" in hidden else public_name,
+        reveal_at,
+        "" if "department" in hidden else department,
+        "" if "location" in hidden else location,
+        hour,
     )
 
 

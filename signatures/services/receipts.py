@@ -22,6 +22,7 @@ from signatures.log_selectors import (
     log_inclusion_proof,
 )
 from signatures.models import PendingSignature, PendingWithdrawal, Signature
+from signatures.moderation_selectors import receipt_moderation
 from signatures.services.batches import after_acceptance, next_seal_within
 from signatures.services.common import (
     sha256_hex,
@@ -68,6 +69,7 @@ def receipt_status(*, receipt, since=None) -> dict:
             "withdrawal_pending": withdrawing,
             "next_batch_within_minutes": None if wait is None else ceil(wait.seconds / 60),
             "exports": [],
+            "moderation": None,
         }
     exports = []
     # petitions answers, without this module importing it (signatures.signals).
@@ -82,6 +84,9 @@ def receipt_status(*, receipt, since=None) -> dict:
         and letter.state != LetterState.DELIVERED,
         "withdrawal_pending": withdrawing,
         "exports": exports,
+        # What the organizers hid of the public text, when and why, or that
+        # it waits for their review; None when all of it shows.
+        "moderation": receipt_moderation(signature),
     }
     if signature.log_index is not None:
         checkpoint = latest_checkpoint(letter)

@@ -54,6 +54,12 @@ ACTIONS = {
     "openpgp.delegate_key_remove",
     "openpgp.generated",
     "openpgp.imported",
+    # Added with moderation (issue 17).
+    "hold_list.update",
+    "report.dismiss",
+    "signature.approve",
+    "signature.hide",
+    "signature.show",
 }
 # f-string actions, with the "{}" filled by the values of a choice.
 TEMPLATED = {"openpgp.{}": lambda: paths.CampaignKey.Source.values}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import secrets
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from letters.models import Letter, LetterState
-from signatures.models import IssuerKey
+from signatures.models import IssuerKey, PendingSignature, Signature
+from signatures.services.batches import batch_seal
 from signatures.services.issuance import issuer_key_create
 from signatures.services.log import log_open
 from tests.support.factories import CampaignFactory
@@ -57,3 +59,27 @@ def open_letter(campaign=None, *, with_key: bool = True, **fields) -> Letter:
         issuer_key_create(letter=letter, private_key=pooled_private_key())
         log_open(letter=letter)
     return letter
+
+
+def sealed_signatures(letter, *rows: dict) -> list[tuple[Signature, str]]:
+    """Signatures accepted and sealed as redemption and a batch do (real
+    tokens, log entries and salts, the hold list checked), without the HTTP
+    round trips: one per dict of fields (pseudonym, comment, ...). Returns
+    (signature, receipt) pairs in the order given."""
+    from tests.signatures.log_entries import signed_token
+
+    made = []
+    for fields in rows:
+        prepared, signature = signed_token(letter)
+        receipt = secrets.token_urlsafe(32)
+        pending = PendingSignature.objects.create(
+            letter_id=letter.pk,
+            token_hash=hashlib.sha256(prepared).hexdigest(),
+            token=prepared,
+            signature=signature,
+            receipt_hash=hashlib.sha256(receipt.encode()).hexdigest(),
+            **{"pseudonym": f"Signer {secrets.token_hex(3)}", **fields},
+        )
+        made.append((pending.pk, receipt))
+    batch_seal(letter=letter, force=True)
+    return [(Signature.objects.get(pk=pk), receipt) for pk, receipt in made]
