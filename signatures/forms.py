@@ -47,6 +47,10 @@ class ReportForm(forms.Form):
         label=_("What is wrong with it?"),
         choices=ModerationReason.choices,
         widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose what is wrong with it."),
+            "invalid_choice": _("Choose what is wrong with it from the list."),
+        },
     )
     note = CleanTextField(
         label=_("Anything the organizers should know (optional)"),
@@ -70,7 +74,11 @@ class HideForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    reason = forms.ChoiceField(label=_("Reason"), choices=ModerationReason.choices)
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=ModerationReason.choices,
+        error_messages={"invalid_choice": _("Choose a reason from the list.")},
+    )
     note = CleanTextField(
         label=_("Note to the signer (optional)"),
         max_length=MODERATION_NOTE_MAX,
