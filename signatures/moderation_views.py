@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from letters.models import Letter
+from letters.models import Letter, LetterState
 from organizing.decorators import organizer_required
 from signatures import moderation_selectors as selectors
 from signatures.errors import BadRequest
@@ -63,8 +63,9 @@ def queue(request, *, campaign, membership):
             "campaign": campaign,
             "membership": membership,
             "letter": letter,
+            # Letters that have signatures: drafts and letters in review have none.
             "letters": Letter.objects.filter(campaign=campaign).exclude(
-                state__in=["draft", "review"]
+                state__in=[LetterState.DRAFT, LetterState.REVIEW]
             ),
             "query": query,
             "found": selectors.signatures_search(campaign, query, letter=letter) if query else None,

@@ -328,3 +328,16 @@ def test_the_report_page_is_rate_limited(settings, client_for, letter, heron):
     response = client.post(report, {"reason": "spam"})
     assert response.status_code == 429 and b"Too many requests" in response.content
     assert SignatureReport.objects.count() == 2
+
+
+@pytest.mark.parametrize("who", ["organizer", "delegate"])
+def test_the_manage_page_links_to_moderation_with_what_waits(roles, client_for, letter, heron, who):
+    SignatureReport.objects.create(signature=heron, reason="abuse")
+    hold_list_update(actor=roles.organizer, campaign=letter.campaign, terms="Tim Cook")
+    sealed_signatures(letter, {"pseudonym": "Tim Cook"})
+    response = client_for(getattr(roles, who)).get("/c/acme/manage/")
+    if who == "delegate":  # the manage page is the organizers' on main
+        assert response.status_code == 403
+        return
+    html = response.content.decode()
+    assert '<a href="/c/acme/manage/moderation/">Moderation</a> (2)' in html
