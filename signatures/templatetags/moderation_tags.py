@@ -8,7 +8,8 @@
     {% moderation_waiting campaign as waiting %}  the figures: waiting.reported,
                                                   waiting.held, waiting.count,
                                                   waiting.url, waiting.text;
-                                                  false when nothing waits
+                                                  false when nothing waits;
+                                                  {{ waiting }} is the link
 
 Moderation is the organizers': when the template's context has a
 `membership` (the manage pages' decorators pass it) whose role is not
@@ -21,6 +22,7 @@ from dataclasses import asdict
 
 from django import template
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from letters.models import Letter
 from organizing.models import Role
@@ -30,12 +32,16 @@ register = template.Library()
 
 
 class WaitingLink(ModerationWaiting):
-    """ModerationWaiting that renders as its link where it is output."""
+    """ModerationWaiting that renders as its link where it is output, by the
+    tag itself or as a variable ({{ waiting }})."""
 
     def __html__(self) -> str:
         if not self:
             return ""
-        return render_to_string("signatures/_moderation_waiting.html", {"waiting": self})
+        return render_to_string("signatures/_moderation_waiting.html", {"waiting": self}).strip()
+
+    def __str__(self) -> str:
+        return mark_safe(self.__html__())  # noqa: S308 - a template's autoescaped output
 
 
 @register.simple_tag(name="moderation_waiting", takes_context=True)

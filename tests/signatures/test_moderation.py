@@ -512,6 +512,11 @@ def test_the_waiting_tag_counts_reports_and_holds_per_campaign_and_letter(letter
     assert html == "2 1 1"
     html = render_tag("{% moderation_waiting letter %}", letter=letter)
     assert f"?letter={letter.pk}" in html
+    # The overview's "Waiting for you" list: the object renders as its link.
+    html = render_tag(
+        "{% moderation_waiting letter as w %}{% if w %}<li>{{ w }}</li>{% endif %}", letter=letter
+    )
+    assert html.startswith('<li><a class="moderation-waiting" href="/c/acme/manage/moderation/?')
     assert render_tag("{% moderation_waiting letter %}", letter=other) == ""
     # Delegates do not moderate: nothing waits for them.
     delegate = Membership.objects.get(user=roles.delegate, campaign=letter.campaign)
