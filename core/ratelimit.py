@@ -42,6 +42,11 @@ DEFAULT_RATE_LIMITS = {
     # Refused signature submissions (api.signatures counts failures only).
     "signature": (30, 60),
     "receipt": (30, 60),
+    # Reports of a signature's public text (no account): enough for a room
+    # that reports one comment together, not for flooding the queue. Kept
+    # in the cache only, like every counter here: the report itself stores
+    # nothing of who sent it.
+    "report": (20, 3600),
     # The public verification page: uploads are hashed and checked with gpg.
     "verify": (20, 60),
 }
@@ -59,7 +64,8 @@ DEFAULT_RATE_LIMITS = {
 #   unique per letter; a failed submission costs one 0.04 ms verification;
 # - receipt: a receipt is 256 random bits, looked up by its hash.
 # Every other scope fails closed (503): "email_code" sends mail to any
-# address typed, "verify" hashes uploads of up to 200 MB and checks them.
+# address typed, "verify" hashes uploads of up to 200 MB and checks them,
+# "report" writes a row to the organizers' queue for each request.
 RATE_LIMITS_SKIPPED_WITHOUT_REDIS = {"token", "invite_code", "signature", "receipt"}
 
 

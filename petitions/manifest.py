@@ -10,6 +10,12 @@ has ``"format": 2``), and an export keeps the format it was made in.
 
 A signature's object (both formats):
 
+Text the organizers hid, or that waits for their review
+(signatures.models.SignatureModeration), is ``""`` in ``pseudonym``,
+``name``, ``department`` and ``location`` alike, and is not counted in its
+group; ``Manifest.hidden_text`` says how many signatures have such text
+(the PDF prints it).
+
 - ``id``: the signature's random UUID, lower-case, with hyphens;
 - ``pseudonym``: as signed;
 - ``name``: the public name if its reveal threshold is met by the exported
@@ -54,7 +60,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from signatures.models import Signature
+from signatures.models import MODERATED_FIELDS, Signature, SignatureModeration
 from signatures.selectors import canonical_groups, group_key
 
 FORMAT_UNBOUND = 1  # a JSON array; binds no log
@@ -93,6 +99,7 @@ class Manifest:
     checkpoint: str = ""
     verifier_key: str = ""
     tree_size: int | None = None
+    hidden_text: int = 0  # signatures with text hidden by the organizers or held for review
 
 
 def format_hour(value: dt.datetime) -> str:
@@ -136,15 +143,28 @@ def _groups(counter: Counter, k: int) -> tuple[dict[str, str], list[tuple[str, i
     return shown, rows
 
 
-def build_manifest(letter, *, rows=None, log=None) -> Manifest:
+def held_back_fields(letter) -> dict[str, tuple[str, ...]]:
+    """{signature id: fields the organizers hid or hold for review}."""
+    return {
+        str(moderation.signature_id): moderation.hidden_fields
+        for moderation in SignatureModeration.objects.filter(
+            signature__letter=letter, signature__withdrawn=False
+        )
+        if moderation.hidden_fields
+    }
+
+
+def build_manifest(letter, *, rows=None, log=None, held_back=None) -> Manifest:
     """Build the manifest of a letter's counted signatures: format 2, bound
     to `log` (a petitions.binding.LogBinding, checked against these rows in
     the same transaction), or format 1 without it.
 
     `rows` (tuples of id, pseudonym, public_name, reveal_at, department,
-    location, signed_hour, log_index) may be given by benchmarks; otherwise
-    they are read from the database in one query.
+    location, signed_hour, log_index) and `held_back` (held_back_fields) may
+    be given by benchmarks; otherwise they are read from the database.
     """
+    if held_back is None:
+        held_back = held_back_fields(letter) if rows is None else {}
     if rows is None:
         rows = list(
             Signature.objects.counted()
@@ -161,6 +181,9 @@ def build_manifest(letter, *, rows=None, log=None) -> Manifest:
                 "log_index",
             )
         )
+    hidden_text = sum(1 for row in rows if str(row[0]) in held_back)
+    if held_back:
+        rows = [_without_held_back(row, held_back.get(str(row[0]), ())) for row in rows]
     k = letter.campaign.k_threshold
     count = len(rows)
     departments = Counter(r[4] for r in rows)
@@ -202,6 +225,26 @@ def build_manifest(letter, *, rows=None, log=None) -> Manifest:
         checkpoint=log.checkpoint if log is not None else "",
         verifier_key=log.verifier_key if log is not None else "",
         tree_size=log.tree_size if log is not None else None,
+        hidden_text=hidden_text,
+    )
+
+
+def _without_held_back(row: tuple, hidden: tuple[str, ...]) -> tuple:
+    """The row with the fields in `hidden` blanked (MODERATED_FIELDS names;
+    the comment is not in the manifest)."""
+    if not hidden:
+        return row
+    sig_id, pseudonym, public_name, reveal_at, department, location, hour, index = row
+    assert set(hidden) <= set(MODERATED_FIELDS)
+    return (
+        sig_id,
+        "" if "pseudonym" in hidden else pseudonym,
+        "" if "public_name" in hidden else public_name,
+        reveal_at,
+        "" if "department" in hidden else department,
+        "" if "location" in hidden else location,
+        hour,
+        index,
     )
 
 

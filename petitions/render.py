@@ -104,8 +104,10 @@ def names_html(names: list[str]) -> str:
 def signatory_lists(manifest) -> tuple[list[str], list[str]]:
     """Shown public names first (sorted), then the pseudonyms of the others."""
     named = sorted((e.name for e in manifest.entries if e.name), key=lambda s: (s.casefold(), s))
+    # A pseudonym the organizers hid is "" in the manifest: not listed.
     pseudonyms = sorted(
-        (e.pseudonym for e in manifest.entries if not e.name), key=lambda s: (s.casefold(), s)
+        (e.pseudonym for e in manifest.entries if not e.name and e.pseudonym),
+        key=lambda s: (s.casefold(), s),
     )
     return named, pseudonyms
 
@@ -234,6 +236,7 @@ def petition_html(doc: PetitionDocument) -> str:
         "chart": mark_safe(chart_svg(doc.manifest.hours)),  # noqa: S308 - built from numbers/escaped
         "named_count": len(named),
         "pseudonym_count": len(pseudonyms),
+        "hidden_text": doc.manifest.hidden_text,
         "named_html": mark_safe(names_html(named)),  # noqa: S308 - escaped in names_html
         "pseudonyms_html": mark_safe(names_html(pseudonyms)),  # noqa: S308 - escaped
         "body_html": mark_safe(doc.body_html),  # noqa: S308 - sanitized by letters.markdown

@@ -23,7 +23,7 @@ from letters.models import Letter, LetterState
 from signatures.errors import BadRequest, CsrfRefused, NotFound, SigningError
 from signatures.models import Attestation, IssuerKey, LetterLog
 from signatures.selectors import Timeline, letter_figures, letter_timeline, public_signatures_page
-from signatures.services import common, eligibility, issuance, receipts, redemption
+from signatures.services import common, eligibility, issuance, moderation, receipts, redemption
 from signatures.services.batches import next_batch_within_minutes
 
 
@@ -376,17 +376,38 @@ def _signature_list(request, letter: Letter) -> JsonResponse:
             "next": page.next_page_number() if page.has_next() else None,
             "results": [
                 {
-                    "pseudonym": row.pseudonym,
+                    "pseudonym": row.pseudonym or None,  # null: hidden by the organizers
                     "public_name": row.public_name or None,
                     "department": row.department or None,
                     "location": row.location or None,
                     "comment": row.comment or None,
                     "log_index": row.log_index,
                     "commitment": row.commitment,
+                    "id": row.id,
+                    "moderation": row.moderation,
                 }
                 for row in rows
             ],
         }
+    )
+
+
+@api_view("POST")
+def signature_report(request, slug, signature_id):
+    """Report a signature's public text to the organizers: a reason and an
+    optional note; no account, and nothing kept of who sent it."""
+    letter = load_letter(request, slug)
+    data = json_body(request)
+    _rate_limit(request, "report")
+    moderation.report_create(
+        letter=letter,
+        signature_id=signature_id,
+        reason=data.get("reason"),
+        note=data.get("note", ""),
+    )
+    return JsonResponse(
+        {"status": "received", "message": _("Thank you: the organizers will look at it.")},
+        status=201,
     )
 
 

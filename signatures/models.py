@@ -384,3 +384,114 @@ class SignatureBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch of {self.signatures} for {self.letter} at {self.sealed_at:%Y-%m-%d %H:%M}"
+
+
+# --- moderation (docs/organizers-guide.md, "Moderation") ------------------------------
+#
+# Organizers hide a signature's public text; anyone can report it; a
+# campaign's hold list keeps matching text back until an organizer reviews
+# it. The signature is counted throughout: only what the public list, the
+# API and exports show changes. None of these rows holds anything about who
+# signed or who reported, nor a time finer than a day: a hold is made in the
+# seal's transaction, in the seal's random order, and a report or a decision
+# is dated by the day (the audit log has the organizer's own actions).
+
+MODERATED_FIELDS = ("pseudonym", "public_name", "comment", "department", "location")
+MODERATED_FIELD_LABELS = {
+    "pseudonym": _("Pseudonym"),
+    "public_name": _("Public name"),
+    "comment": _("Comment"),
+    "department": _("Department"),
+    "location": _("Location"),
+}
+MODERATION_NOTE_MAX = 500
+HOLD_TERM_MAX = 80
+HOLD_TERMS_MAX = 200
+
+
+class ModerationReason(models.TextChoices):
+    """Why text was hidden, or is reported: one short list for both."""
+
+    IMPERSONATION = "impersonation", _("Someone else's name (impersonation)")
+    PERSONAL = "personal", _("Exposes or identifies a person")
+    ABUSE = "abuse", _("Abusive, hateful or threatening")
+    SPAM = "spam", _("Spam or off-topic")
+    OTHER = "other", _("Another reason")
+
+
+class SignatureModeration(models.Model):
+    """What the organizers hold back of one signature's public text.
+
+    `held`: the text matched the campaign's hold list when its batch was
+    sealed and waits, all of it, for an organizer's review. Otherwise the
+    `hide_*` flags name the fields the organizers hid, with their reason and
+    note (the note is shown to the signer on the receipt page). A signature
+    shown again has no row.
+    """
+
+    signature = models.OneToOneField(
+        Signature, on_delete=models.CASCADE, primary_key=True, related_name="moderation"
+    )
+    held = models.BooleanField(default=False)
+    hide_pseudonym = models.BooleanField(default=False)
+    hide_public_name = models.BooleanField(default=False)
+    hide_comment = models.BooleanField(default=False)
+    hide_department = models.BooleanField(default=False)
+    hide_location = models.BooleanField(default=False)
+    reason = models.CharField(max_length=20, choices=ModerationReason.choices, blank=True)
+    note = models.TextField(max_length=MODERATION_NOTE_MAX, blank=True)
+    # The day the organizers hid the text (null while held): the receipt
+    # says when. A day, not a time, like the other dates next to signatures.
+    decided_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"moderation of {self.signature_id}"
+
+    @property
+    def hidden_fields(self) -> tuple[str, ...]:
+        """The fields held back from the public: all of them while held."""
+        if self.held:
+            return MODERATED_FIELDS
+        return tuple(name for name in MODERATED_FIELDS if getattr(self, f"hide_{name}"))
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", _("Waiting")
+    UPHELD = "upheld", _("Text hidden")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class SignatureReport(models.Model):
+    """Someone's report of a signature's public text: a reason and an
+    optional note, nothing about who sent it (no account, no address, no
+    client key; rate limited per client in the cache only), dated by the day."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=20, choices=ModerationReason.choices)
+    note = models.TextField(max_length=MODERATION_NOTE_MAX, blank=True)
+    reported_on = models.DateField(default=today)
+    status = models.CharField(
+        max_length=10, choices=ReportStatus.choices, default=ReportStatus.OPEN
+    )
+
+    class Meta:
+        # Random ids: no order of arrival among the reports of one day.
+        ordering = ["reported_on", "id"]
+        indexes = [models.Index(fields=["status", "signature"], name="report_status_signature")]
+
+    def __str__(self) -> str:
+        return f"report of {self.signature_id} ({self.reason})"
+
+
+class HoldList(models.Model):
+    """A campaign's names and words that hold a signature's public text for
+    review (e.g. its executives' names), checked when a batch is sealed."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="hold_list"
+    )
+    terms = models.JSONField(default=list, blank=True)  # as the organizers typed them
+
+    def __str__(self) -> str:
+        return f"hold list of {self.campaign}"

@@ -17,7 +17,7 @@ from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
 from signatures import tlog
 from signatures.log_selectors import latest_checkpoint
-from signatures.models import Issuance, Signature
+from signatures.models import MODERATED_FIELDS, Issuance, Signature, SignatureModeration
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,21 @@ def canonical_groups(counts: Mapping[str, int]) -> dict[str, tuple[str, int]]:
     }
 
 
+def shown_group_signatures(field_name: str):
+    """Counted signatures whose `field_name` (department or location) the
+    organizers neither hid nor hold for review: only those make up the
+    public groups, so a group's figure never tells of hidden text."""
+    return (
+        Signature.objects.counted()
+        .exclude(moderation__held=True)
+        .exclude(**{f"moderation__hide_{field_name}": True})
+    )
+
+
 def groups_at_least_k(letter, field_name: str, k: int) -> list[tuple[str, int]]:
     """(spelling shown, signatures) of the groups holding at least k, largest first."""
     rows = (
-        Signature.objects.counted()
+        shown_group_signatures(field_name)
         .filter(letter=letter)
         .exclude(**{field_name: ""})
         .values(field_name)
@@ -145,6 +156,7 @@ def letter_figures_forget(letter) -> None:
 
 
 PUBLIC_PAGE_SIZE = 50
+MODERATION_COLUMNS = ("held", *(f"hide_{name}" for name in MODERATED_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -159,15 +171,46 @@ class PublicSignature:
     # for signatures sealed before the log existed.
     log_index: int | None = None
     commitment: dict | None = None
+    # The signature's public id (the manifest lists it too), for reports.
+    id: str = ""
+    # Fields the organizers hid (or that wait for their review) that would
+    # otherwise show: the list says so in their place.
+    hidden: frozenset[str] = frozenset()
+    # The text waits for an organizer's review (the campaign's hold list).
+    waiting_review: bool = False
+
+    @property
+    def moderation(self) -> dict | None:
+        """What the API says of the organizers' moderation of this row."""
+        if self.waiting_review:
+            state = "waiting_for_review"
+        elif self.hidden:
+            state = "hidden"
+        else:
+            return None
+        return {"state": state, "fields": [f for f in MODERATED_FIELDS if f in self.hidden]}
 
 
 SHOWN_FIELDS = ("pseudonym", "public_name", "department", "location", "comment")
 
 
-def _commitment(sig, shown_values: dict) -> dict | None:
+def moderation_of(sig) -> SignatureModeration | None:
+    try:
+        return sig.moderation
+    except SignatureModeration.DoesNotExist:
+        return None
+
+
+def _commitment(sig, shown_values: dict, held_back: set[str]) -> dict | None:
+    """Held-back fields go to the disclosure's hashes: the salt of hidden
+    text is never published, so the list discloses nothing of it."""
     if not sig.salt:
         return None
-    shown = {name for name, value in shown_values.items() if value == getattr(sig, name)}
+    shown = {
+        name
+        for name, value in shown_values.items()
+        if name not in held_back and value == getattr(sig, name)
+    }
     return tlog.fields_disclosure(
         salt=sig.salt,
         shown=shown,
@@ -181,8 +224,8 @@ def _commitment(sig, shown_values: dict) -> dict | None:
     )
 
 
-def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[PublicSignature]:
-    """Apply the disclosure rules to signatures of one letter.
+class DisclosureRules:
+    """The public list's rules for the signatures of one letter.
 
     - A public name shows once the letter's count reaches the signer's
       reveal_at (at once when reveal_at is empty).
@@ -191,44 +234,73 @@ def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[Pu
       in the group's one spelling; when both would show but their
       combination holds fewer than k, only the department shows (the pair
       would single people out).
+    - What the organizers hid, or what waits for their review, does not
+      show; groups are counted without hidden values (shown_group_signatures).
+
+    `would_show` applies the first two rules only: what the public would see
+    without moderation. Organizers review that, never more (a name below its
+    threshold or a group under k stays out of their pages too).
     """
-    # Group key -> the spelling shown (figures list groups by their shown spelling).
-    big_departments = {group_key(name): name for name, _n in figures.departments}
-    big_locations = {group_key(name): name for name, _n in figures.locations}
-    pairs: Counter[tuple[str, str]] = Counter()
-    if big_departments and big_locations:
-        rows = (
-            Signature.objects.counted()
-            .filter(letter=letter)
-            .exclude(department="")
-            .exclude(location="")
-            .values("department", "location")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for row in rows:
-            pairs[group_key(row["department"]), group_key(row["location"])] += row["n"]
-    result = []
-    for sig in signatures:
+
+    def __init__(self, letter, figures: LetterFigures):
+        self.figures = figures
+        # Group key -> the spelling shown (figures list groups by their shown spelling).
+        self.big_departments = {group_key(name): name for name, _n in figures.departments}
+        self.big_locations = {group_key(name): name for name, _n in figures.locations}
+        self.pairs: Counter[tuple[str, str]] = Counter()
+        if self.big_departments and self.big_locations:
+            rows = (
+                shown_group_signatures("department")
+                .exclude(moderation__hide_location=True)
+                .filter(letter=letter)
+                .exclude(department="")
+                .exclude(location="")
+                .values("department", "location")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+            for row in rows:
+                self.pairs[group_key(row["department"]), group_key(row["location"])] += row["n"]
+
+    def would_show(self, sig) -> dict[str, str]:
+        figures = self.figures
         department_key, location_key = group_key(sig.department), group_key(sig.location)
-        department = big_departments.get(department_key, "")
-        location = big_locations.get(location_key, "")
-        if department and location and pairs[department_key, location_key] < figures.k:
+        department = self.big_departments.get(department_key, "")
+        location = self.big_locations.get(location_key, "")
+        if department and location and self.pairs[department_key, location_key] < figures.k:
             location = ""
         revealed = bool(sig.public_name) and (
             sig.reveal_at is None or figures.count >= sig.reveal_at
         )
-        shown = {
+        return {
             "pseudonym": sig.pseudonym,
             "public_name": sig.public_name if revealed else "",
             "department": department,
             "location": location,
             "comment": sig.comment,
         }
-        result.append(
-            PublicSignature(**shown, log_index=sig.log_index, commitment=_commitment(sig, shown))
+
+    def public_row(self, sig) -> PublicSignature:
+        """`sig` comes with its moderation (select_related)."""
+        would_show = self.would_show(sig)
+        moderation = moderation_of(sig)
+        held_back = set(moderation.hidden_fields) if moderation is not None else set()
+        shown = {name: "" if name in held_back else value for name, value in would_show.items()}
+        return PublicSignature(
+            **shown,
+            log_index=sig.log_index,
+            commitment=_commitment(sig, shown, held_back),
+            id=str(sig.pk),
+            hidden=frozenset(name for name in held_back if would_show[name]),
+            waiting_review=moderation is not None and moderation.held,
         )
-    return result
+
+
+def public_signature_rows(letter, signatures, figures: LetterFigures) -> list[PublicSignature]:
+    """Apply the disclosure rules (DisclosureRules) to signatures of one
+    letter, which come with their moderation (select_related)."""
+    rules = DisclosureRules(letter, figures)
+    return [rules.public_row(sig) for sig in signatures]
 
 
 def public_signatures_page(letter, page_number: int):
@@ -242,6 +314,7 @@ def public_signatures_page(letter, page_number: int):
     queryset = (
         Signature.objects.counted()
         .filter(letter=letter)
+        .select_related("moderation")
         .only(
             "pseudonym",
             "public_name",
@@ -252,6 +325,7 @@ def public_signatures_page(letter, page_number: int):
             "attestations",
             "salt",
             "log_index",
+            *(f"moderation__{name}" for name in MODERATION_COLUMNS),
         )
         .order_by("id")
     )

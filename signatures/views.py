@@ -19,20 +19,24 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.ratelimit import rate_limit
 from letters.services import base_slug
 from organizing.decorators import organizer_required
+from organizing.models import Role
+from organizing.services import membership_for
 from signatures import errors
 from signatures.api import load_letter
-from signatures.errors import NotFound
-from signatures.forms import AttestationForm, InviteCodesForm, RevokeCodeForm
+from signatures.errors import Conflict, NotFound
+from signatures.forms import AttestationForm, InviteCodesForm, ReportForm, RevokeCodeForm
 from signatures.models import Attestation, InviteCode, IssuerKey
 from signatures.selectors import (
     FIGURES_CACHE_SECONDS,
     letter_figures,
     letter_timeline,
+    public_signature_rows,
     public_signatures_page,
 )
-from signatures.services import eligibility
+from signatures.services import eligibility, moderation
 from signatures.services.batches import next_batch_within_minutes
 
 
@@ -141,10 +145,61 @@ def signature_list(request, slug):
         page, rows, figures = public_signatures_page(letter, request.GET.get("page", "1"))
     except (PageNotAnInteger, EmptyPage):
         return HttpResponseBadRequest(_("This page number does not exist."))
+    membership = membership_for(user=request.user, campaign=letter.campaign)
     return render(
         request,
         "signatures/signature_list.html",
-        {"letter": letter, "page": page, "rows": rows, "figures": figures},
+        {
+            "letter": letter,
+            "page": page,
+            "rows": rows,
+            "figures": figures,
+            # Carried on to the report links of an unlisted letter.
+            "key_suffix": _api_suffix(request, letter),
+            # Organizers get a link to moderate each signature (the page
+            # checks their role and second factor again).
+            "can_moderate": membership is not None and membership.role == Role.ORGANIZER,
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def report(request, slug, signature_id):
+    """Report a signature's public text to the organizers: no account, and
+    nothing kept of who sent it (rate limited per client in the cache)."""
+    letter = _letter_or_404(request, slug)
+    try:
+        signature = moderation.reportable_signature(letter=letter, signature_id=signature_id)
+    except NotFound:
+        raise Http404 from None
+    row = public_signature_rows(letter, [signature], letter_figures(letter))[0]
+    list_url = reverse("signatures:list", args=[slug]) + _api_suffix(request, letter)
+    form = ReportForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        rate_limit("report", request.client_key)
+        if form.is_valid():
+            try:
+                moderation.report_create(
+                    letter=letter,
+                    signature_id=signature.pk,
+                    reason=form.cleaned_data["reason"],
+                    note=form.cleaned_data["note"],
+                )
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            else:
+                messages.success(request, _("Thank you: the organizers will look at it."))
+                return redirect(list_url)
+        else:
+            status = 400
+    return render(
+        request,
+        "signatures/report.html",
+        {"letter": letter, "row": row, "form": form, "list_url": list_url},
+        status=status,
     )
 
 

@@ -13,7 +13,9 @@ transaction:
 2. writes the Signature rows in random order, all with the hour of the seal,
    so row order, xmin, ctid and dump position say nothing finer than "this
    batch";
-3. applies the withdrawals that waited, and removes every row that waited
+3. holds for review the public text of those that match the campaign's
+   hold list (services.moderation: rows written in the same random order);
+4. applies the withdrawals that waited, and removes every row that waited
    (on PostgreSQL the waiting tables are truncated, and what waits for other
    letters written back shuffled: no deleted row stays in their pages).
 
@@ -44,9 +46,11 @@ from signatures.models import (
     PendingWithdrawal,
     Signature,
     SignatureBatch,
+    SignatureModeration,
 )
 from signatures.selectors import letter_figures_forget
 from signatures.services.log import log_append
+from signatures.services.moderation import holds_for_batch
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +204,10 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
     # keep of the order of arrival.
     secrets.SystemRandom().shuffle(rows)
     Signature.objects.bulk_create(rows, batch_size=1000)
+    # Counted at once; only their text waits for an organizer's review.
+    SignatureModeration.objects.bulk_create(
+        holds_for_batch(letter=letter, signatures=rows), batch_size=1000
+    )
     earlier = withdrawable - signed
     if earlier:
         Signature.objects.filter(letter_id=letter.pk, token_hash__in=earlier).update(withdrawn=True)

@@ -24,6 +24,7 @@ from signatures.log_selectors import (
     log_inclusion_proof,
 )
 from signatures.models import PendingSignature, PendingWithdrawal, Signature
+from signatures.moderation_selectors import receipt_moderation
 from signatures.services.batches import after_acceptance, next_batch_within_minutes
 from signatures.services.common import (
     sha256_hex,
@@ -94,6 +95,7 @@ def receipt_status(*, receipt, since=None) -> dict:
             "next_batch_within_minutes": next_batch_within_minutes(letter),
             "exports": [],
             "updates": _updates(letter),
+            "moderation": None,
         }
     exports = []
     # petitions answers, without this module importing it (signatures.signals).
@@ -109,6 +111,9 @@ def receipt_status(*, receipt, since=None) -> dict:
         "withdrawal_pending": withdrawing,
         "exports": exports,
         "updates": _updates(letter),
+        # What the organizers hid of the public text, when and why, or that
+        # it waits for their review; None when all of it shows.
+        "moderation": receipt_moderation(signature),
     }
     if signature.log_index is not None:
         checkpoint = latest_checkpoint(letter)

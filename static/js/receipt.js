@@ -129,6 +129,9 @@
     $("receipt-status").textContent = statusText(body);
     $("receipt-letter").textContent = data.msgLetter + " " + ((body.letter && body.letter.title) || "");
     $("receipt-pseudonym").textContent = body.pseudonym ? data.msgPseudonym + " " + body.pseudonym : "";
+    // What the organizers hid of the public text and why (a sentence from the server).
+    $("receipt-moderation").textContent = (body.moderation && body.moderation.message) || "";
+    $("receipt-moderation").hidden = !body.moderation;
     // Only a delivered export is shown as delivered. Exports that were made
     // but not delivered are shown only until one is delivered: then they
     // are drafts the delivered petition superseded.

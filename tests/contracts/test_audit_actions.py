@@ -58,6 +58,12 @@ ACTIONS = {
     "update.delete",
     "update.edit",
     "update.post",
+    # Added with moderation (issue 17).
+    "hold_list.update",
+    "report.dismiss",
+    "signature.approve",
+    "signature.hide",
+    "signature.show",
 }
 # f-string actions, with the "{}" filled by the values of a choice.
 TEMPLATED = {"openpgp.{}": lambda: paths.CampaignKey.Source.values}

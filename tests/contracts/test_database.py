@@ -432,6 +432,29 @@ TABLES = {
         "indexes": ["sig_letter_counted"],
         "constraints": ["receipt_unique", "token_spent_once"],
     },
+    # Added with moderation (issue 17).
+    "signatures_holdlist": {"columns": ["campaign_id", "terms"], "indexes": [], "constraints": []},
+    "signatures_signaturemoderation": {
+        "columns": [
+            "decided_on",
+            "held",
+            "hide_comment",
+            "hide_department",
+            "hide_location",
+            "hide_pseudonym",
+            "hide_public_name",
+            "note",
+            "reason",
+            "signature_id",
+        ],
+        "indexes": [],
+        "constraints": [],
+    },
+    "signatures_signaturereport": {
+        "columns": ["id", "note", "reason", "reported_on", "signature_id", "status"],
+        "indexes": ["report_status_signature"],
+        "constraints": [],
+    },
 }
 
 # Computed on commit 1d16306. A model moved to another app changes its app
@@ -471,6 +494,10 @@ MODEL_OF_TABLE = {
     "signatures_pendingwithdrawal": "signatures.PendingWithdrawal",
     "signatures_signaturebatch": "signatures.SignatureBatch",
     "signatures_signature": "signatures.Signature",
+    # Added with moderation (issue 17).
+    "signatures_holdlist": "signatures.HoldList",
+    "signatures_signaturemoderation": "signatures.SignatureModeration",
+    "signatures_signaturereport": "signatures.SignatureReport",
 }
 
 APP_LABELS = {"organizing", "letters", "signatures"}

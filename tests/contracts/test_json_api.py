@@ -54,22 +54,27 @@ EMAIL_CODE_SENT = ["message", "status"]
 TOKEN = ["blind_sig"]
 SIGNATURE_CREATED = ["id", "receipt", "status"]
 SIGNATURE_LIST = ["count", "next", "page", "pages", "results", "tokens_issued"]
-# commitment, log_index: added with the log (issue 15).
+# commitment, log_index: added with the log (issue 15); id, moderation:
+# added with moderation (issue 17).
 SIGNATURE_ROW = [
     "comment",
     "commitment",
     "department",
+    "id",
     "location",
     "log_index",
+    "moderation",
     "pseudonym",
     "public_name",
 ]
-# log, withdrawal_pending: added with batches and the log (issue 15).
+# log, withdrawal_pending: added with batches and the log (issue 15);
+# moderation: added with moderation (issue 17).
 RECEIPT_STATUS = [
     "can_withdraw",
     "exports",
     "letter",
     "log",
+    "moderation",
     "pseudonym",
     "status",
     "updates",  # added with the letters' updates (issue 17)

@@ -116,6 +116,16 @@ APP_URLS = {
     "signatures:log_tile": "log/<slug:slug>/tile/<path:path>",
     "signatures:receipt": "receipts/",
     "signatures:sign": "letters/<slug:slug>/sign/",
+    # Added with moderation (issue 17).
+    "signatures:api_signature_report": (
+        "api/v1/letters/<slug:slug>/signatures/<uuid:signature_id>/reports"
+    ),
+    "signatures:moderation": "c/<slug:slug>/manage/moderation/",
+    "signatures:moderation_dismiss": "c/<slug:slug>/manage/moderation/<uuid:signature_id>/dismiss/",
+    "signatures:moderation_hold_list": "c/<slug:slug>/manage/moderation/hold-list/",
+    "signatures:moderation_show": "c/<slug:slug>/manage/moderation/<uuid:signature_id>/show/",
+    "signatures:moderation_signature": "c/<slug:slug>/manage/moderation/<uuid:signature_id>/",
+    "signatures:report": "letters/<slug:slug>/signatures/<uuid:signature_id>/report/",
 }
 
 # The operator's admin. Its paths and names carry each model's app label, so

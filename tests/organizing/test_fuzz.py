@@ -47,7 +47,7 @@ from letters import services as letter_services
 from organizing.models import Membership, Role
 from organizing.services import invitation_create
 from petitions.models import Export
-from signatures.models import Attestation
+from signatures.models import Attestation, SignatureModeration, SignatureReport
 from signatures.services.eligibility import invite_codes_create
 from tests.petitions.factories import make_signatures
 from tests.signatures.factories import open_letter
@@ -351,7 +351,10 @@ def seeded(roles, settings):
     settings.SIGNATURES_RATE_LIMITS = {scope: None for scope in DEFAULT_RATE_LIMITS}
     settings.ACCOUNT_RATE_LIMITS = False
     letter = open_letter(roles.campaign, slug="open-letter")
-    make_signatures(letter, 3)
+    signatures = make_signatures(letter, 3)
+    # Moderation pages with something to show: a report, a hidden comment.
+    SignatureReport.objects.create(signature=signatures[0], reason="abuse", note="A note")
+    SignatureModeration.objects.create(signature=signatures[1], hide_comment=True, reason="spam")
     draft = letter_services.letter_create(
         actor=roles.organizer,
         campaign=roles.campaign,
@@ -382,6 +385,7 @@ def seeded(roles, settings):
         "attestation_id": [str(attestation.pk)],
         "export_id": [str(export.pk)],
         "update_id": [str(update.pk)],
+        "signature_id": [str(signature.pk) for signature in signatures],
         "name": ["petition.pdf", "manifest.json", "petition.pdf.asc", "..", "x"],
         "token": [invitation.token],
         "action": ["submit", "approve", "open", "close", "return", "explode"],

@@ -84,3 +84,27 @@ def sealed_withdrawal(signature: Signature) -> None:
     """Withdraw a sealed signature in a batch of its own."""
     PendingWithdrawal.objects.create(letter_id=signature.letter_id, token_hash=signature.token_hash)
     batch_seal(letter=signature.letter, force=True)
+
+
+def sealed_signatures(letter, *rows: dict) -> list[tuple[Signature, str]]:
+    """Signatures accepted and sealed as redemption and a batch do (real
+    tokens, log entries and salts, the hold list checked), without the HTTP
+    round trips: one per dict of fields (pseudonym, comment, ...). Returns
+    (signature, receipt) pairs in the order given."""
+    from tests.signatures.log_entries import signed_token
+
+    made = []
+    for fields in rows:
+        prepared, signature = signed_token(letter)
+        receipt = secrets.token_urlsafe(32)
+        pending = PendingSignature.objects.create(
+            letter_id=letter.pk,
+            token_hash=hashlib.sha256(prepared).hexdigest(),
+            token=prepared,
+            signature=signature,
+            receipt_hash=hashlib.sha256(receipt.encode()).hexdigest(),
+            **{"pseudonym": f"Signer {secrets.token_hex(3)}", **fields},
+        )
+        made.append((pending.pk, receipt))
+    batch_seal(letter=letter, force=True)
+    return [(Signature.objects.get(pk=pk), receipt) for pk, receipt in made]

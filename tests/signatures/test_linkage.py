@@ -9,6 +9,12 @@ rows with their xmin and ctid, a real `pg_dump`, every timestamp and number
 stored next to them, the raw pages of the tables where signatures waited,
 PostgreSQL's own log and the application's.
 
+Moderation is in the data: the campaign's hold list holds every signer's
+text for review at the seal (rows written in the seal's transaction), then,
+after a first round of attacks, an organizer works the queue (hides each
+one's pseudonym, shows three again), anonymous visitors report every signature from the
+public list, and the attacks run again over all of it.
+
 Issuances are ordered by arrival in any case (each is its own transaction);
 linking a signature to a person therefore means putting signatures in arrival
 order. Within a batch no attack may do better than chance: for a random
@@ -32,10 +38,18 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from signatures.models import PendingSignature, PendingWithdrawal, Signature
+from signatures.models import (
+    PendingSignature,
+    PendingWithdrawal,
+    Signature,
+    SignatureModeration,
+    SignatureReport,
+)
+from signatures.moderation_selectors import held_signatures, hidden_signatures
 from signatures.services.batches import batches_seal_due
 from signatures.services.eligibility import invite_codes_create
-from tests.signatures.helpers import SigningClient
+from signatures.services.moderation import hold_list_update, signature_hide, signature_show
+from tests.signatures.helpers import SigningClient, post_json
 from tests.support.postgres_log import ServerLog
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -140,19 +154,10 @@ def orderable(value) -> bool:
     return value is not None and not isinstance(value, (bytes, memoryview, str, bool, dict, list))
 
 
-def test_no_attack_orders_a_batch_finer_than_chance(settings, letter, attestation_ids, caplog):
-    settings.SIGNATURE_BATCHES = "scheduled"
-    # Forty signers behind the test's one address.
-    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "signature"])
-    letter.campaign.batch_min = BATCH
-    letter.campaign.batch_interval = 1
-    letter.campaign.save()
-    server_log = ServerLog()
-    caplog.set_level(logging.DEBUG)
-    marks = sign_interleaved(letter, attestation_ids, timezone.now())
-    assert Signature.objects.filter(letter=letter).count() == SIGNERS
-
-    attacked = 0
+def attack_every_table(marks) -> set[str]:
+    """Order each table's rows that name a signer by xmin, by place and by
+    every stored time or number; returns the tables that had such rows."""
+    attacked = set()
     with connection.cursor() as cursor:
         tables = connection.introspection.table_names(cursor)
     for table in tables:
@@ -164,7 +169,7 @@ def test_no_attack_orders_a_batch_finer_than_chance(settings, letter, attestatio
                 linked.append((signer, row))
         if not linked:
             continue
-        attacked += 1
+        attacked.add(table)
         # xmin (the transaction), then the row's place: the audit's attack.
         by_xmin = sorted(linked, key=lambda sr: (sr[1][0], ctid_key(sr[1][1])))
         assert_no_better_than_chance(f"{table} by xmin", [s for s, _r in by_xmin])
@@ -177,8 +182,62 @@ def test_no_attack_orders_a_batch_finer_than_chance(settings, letter, attestatio
                 continue
             by_column = sorted(linked, key=lambda sr: (sr[1][position], ctid_key(sr[1][1])))
             assert_no_better_than_chance(f"{table}.{column}", [s for s, _r in by_column])
-    # The signature rows and the log's entries at least.
-    assert attacked >= 2
+    return attacked
+
+
+def moderate(letter, organizer) -> None:
+    """An organizer works the queue in its order (random ids): hides the
+    pseudonym of every held signature, shows three again; then anonymous
+    visitors report every signature from the public list, in its order."""
+    campaign = letter.campaign
+    for item in held_signatures(campaign):
+        signature_hide(
+            actor=organizer, signature=item.signature, fields=["pseudonym"], reason="spam"
+        )
+    for item in hidden_signatures(campaign)[:3]:
+        assert signature_show(actor=organizer, signature=item.signature)
+    listed = Client().get(f"/api/v1/letters/{letter.slug}/signatures").json()["results"]
+    assert len(listed) == SIGNERS
+    for row in listed:
+        status, body = post_json(
+            Client(),
+            f"/api/v1/letters/{letter.slug}/signatures/{row['id']}/reports",
+            {"reason": "abuse"},
+        )
+        assert status == 201, body
+
+
+def test_no_attack_orders_a_batch_finer_than_chance(
+    settings, roles, letter, attestation_ids, caplog
+):
+    settings.SIGNATURE_BATCHES = "scheduled"
+    # Forty signers (and reporters) behind the test's one address.
+    settings.SIGNATURES_RATE_LIMITS = dict.fromkeys(["token", "signature", "report"])
+    letter.campaign.batch_min = BATCH
+    letter.campaign.batch_interval = 1
+    letter.campaign.save()
+    # Every signer's pseudonym ("Signer <n>") holds their text for review.
+    hold_list_update(actor=roles.organizer, campaign=letter.campaign, terms="Signer")
+    server_log = ServerLog()
+    caplog.set_level(logging.DEBUG)
+    marks = sign_interleaved(letter, attestation_ids, timezone.now())
+    assert Signature.objects.filter(letter=letter).count() == SIGNERS
+    assert SignatureModeration.objects.filter(held=True).count() == SIGNERS
+
+    # Right after the seals: the held rows were written in the seal's order.
+    attacked = attack_every_table(marks)
+    assert {
+        Signature._meta.db_table,
+        "signatures_logentry",
+        SignatureModeration._meta.db_table,
+    } <= attacked
+
+    moderate(letter, roles.organizer)
+    assert not SignatureModeration.objects.filter(held=True).exists()
+    assert SignatureModeration.objects.filter(hide_pseudonym=True).count() == SIGNERS - 3
+    assert SignatureReport.objects.count() == SIGNERS
+    attacked = attack_every_table(marks)
+    assert {SignatureReport._meta.db_table, "organizing_auditentry"} <= attacked
 
     # Position in a real pg_dump of the whole database.
     database = connection.settings_dict["NAME"]

@@ -2,10 +2,13 @@
 
 Three people sign, one through each eligibility route (work-email code,
 invite code, signed-in account), while the organizers post, edit and delete
-updates on the letter. Then every table is dumped through the
-connection's introspection (all models, all columns) together with every log
-record, and we check that nothing ties a signature to a person or to an
-issuance, and that stored times are coarse.
+updates on the letter. Moderation is in the data too: the campaign's hold
+list holds one signature's text for review at its seal, two anonymous
+visitors report signatures (page and API), an organizer hides one's
+pseudonym and dismisses a report. Then every table is dumped through the
+connection's introspection (all models, all columns) together with every
+log record, and we check that nothing ties a signature to a person or to an
+issuance, that nothing keeps who reported, and that stored times are coarse.
 
 Runs on SQLite and, with DATABASE_URL set, on PostgreSQL.
 """
@@ -20,13 +23,24 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from core.crypto import client_key_for
 from letters import services as letter_services
 from letters.models import Update
-from signatures.models import EmailCode, InviteCode, Issuance, Signature
+from organizing.models import AuditEntry, Role
+from signatures.models import (
+    EmailCode,
+    HoldList,
+    InviteCode,
+    Issuance,
+    Signature,
+    SignatureModeration,
+    SignatureReport,
+)
 from signatures.services.eligibility import invite_code_normalize, invite_codes_create
 from tests.signatures.conftest import last_code
 from tests.signatures.helpers import SigningClient, post_json
 from tests.support.factories import MembershipFactory
+from tests.support.sessions import login_with_mfa
 from tests.support.users import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,6 +51,9 @@ IDENTITY_TABLES = {
     EmailCode._meta.db_table,
     InviteCode._meta.db_table,
 }
+MODERATION_TABLES = {SignatureModeration._meta.db_table, SignatureReport._meta.db_table}
+# The reporters' addresses (and so their client keys, the rate limit's name).
+REPORTER_ADDRESSES = ("203.0.113.7", "198.51.100.23")
 
 
 def dump_database() -> dict[str, list[dict]]:
@@ -60,6 +77,10 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
     # Test set-up (factory_boy logs what it creates) happens before capture.
     account = make_user(email="carl.k@example.com")
     MembershipFactory(campaign=campaign, user=account, display_name="Carl")
+    organizer = make_user(mfa=True, email="olga@personal.test")
+    MembershipFactory(campaign=campaign, user=organizer, role=Role.ORGANIZER, display_name="Olga")
+    moderator = Client()
+    login_with_mfa(moderator, organizer)
     caplog.set_level(logging.DEBUG)
     caplog.clear()
 
@@ -68,6 +89,10 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
     opened = letter_services.update_post(
         actor=organizer, letter=letter, title="We are open", body="Sign *now*."
     )
+
+    # The organizers hold text with "Wren" in it for review.
+    response = moderator.post(f"/c/{campaign.slug}/manage/moderation/hold-list/", {"terms": "Wren"})
+    assert response.status_code == 302
 
     # 1. Work-email code.
     email = "alice.w@example.com"
@@ -110,6 +135,30 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
     letter_services.update_post(actor=organizer, letter=letter, title="Thank you", body="Go on.")
 
     receipts = [alice["receipt"], bea["receipt"], carl["receipt"]]
+
+    # Moderation: Carl's text waits for review (sealed at once here), two
+    # anonymous visitors report Alice's and Bea's signatures, an organizer
+    # hides Alice's pseudonym and dismisses the report of Bea's.
+    assert SignatureModeration.objects.get(held=True).signature_id == uuid.UUID(carl["id"])
+    reporter = Client(REMOTE_ADDR=REPORTER_ADDRESSES[0])
+    response = reporter.post(
+        f"/letters/{letter.slug}/signatures/{alice['id']}/report/",
+        {"reason": "abuse", "note": "Rude."},
+    )
+    assert response.status_code == 302
+    status, _body = post_json(
+        Client(REMOTE_ADDR=REPORTER_ADDRESSES[1]),
+        f"/api/v1/letters/{letter.slug}/signatures/{bea['id']}/reports",
+        {"reason": "impersonation"},
+    )
+    assert status == 201
+    response = moderator.post(
+        f"/c/{campaign.slug}/manage/moderation/{alice['id']}/",
+        {"hide": ["pseudonym"], "reason": "abuse", "note": "Please choose another."},
+    )
+    assert response.status_code == 302
+    response = moderator.post(f"/c/{campaign.slug}/manage/moderation/{bea['id']}/dismiss/")
+    assert response.status_code == 302
     issuances = list(Issuance.objects.all())
     assert len([i for i in issuances if not i.is_alias]) == 3
     identity_values = {
@@ -128,6 +177,9 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
 
     tables = dump_database()
     assert SIGNATURE_TABLE in tables and len(tables[SIGNATURE_TABLE]) == 3
+    assert len(tables[SignatureModeration._meta.db_table]) == 2  # Carl held, Alice hidden
+    assert len(tables[SignatureReport._meta.db_table]) == 2
+    assert len(tables[HoldList._meta.db_table]) == 1
     everything = "\n".join(
         as_text(value) for rows in tables.values() for row in rows for value in row.values()
     ).lower()
@@ -188,6 +240,49 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
         "update.post",
     ]
 
+    # Moderation rows and reports: they name a signature (its public id) and
+    # nothing else; no identity, nothing of who reported (not their address,
+    # not the client key their rate limit counted under), no time finer than
+    # a day, no sequence that numbers them in the order they came.
+    reporter_values = set(REPORTER_ADDRESSES) | {client_key_for(a) for a in REPORTER_ADDRESSES}
+    for secret in reporter_values:
+        assert secret.lower() not in everything, secret
+    for model in (SignatureModeration, SignatureReport):
+        table = model._meta.db_table
+        for row in tables[table]:
+            for column, value in row.items():
+                text = as_text(value).lower()
+                for secret in identity_values:
+                    assert secret.lower() != text, (table, column, secret)
+                    if len(secret) >= 8:
+                        assert secret.lower() not in text, (table, column, secret)
+        kinds = {type(field).__name__ for field in model._meta.fields}
+        assert not kinds & {"DateTimeField", "TimeField", "AutoField", "BigAutoField"}, table
+        assert not {"user_id", "ip", "client_key", "created_at", "account_id"} & {
+            field.column for field in model._meta.fields
+        }
+        with connection.cursor() as cursor:
+            targets = {
+                t for _c, (_f, t) in connection.introspection.get_relations(cursor, table).items()
+            }
+        assert targets == {SIGNATURE_TABLE}, table
+    for row in tables[SignatureReport._meta.db_table]:
+        reported_on = row["reported_on"]
+        if isinstance(reported_on, str):
+            reported_on = datetime.date.fromisoformat(reported_on)
+        assert type(reported_on) is datetime.date
+    # The audit log has the organizers' actions (their time is theirs) and
+    # names the signature, never the text it hid.
+    moderation_entries = AuditEntry.objects.filter(
+        action__in=["signature.hide", "report.dismiss", "hold_list.update"]
+    )
+    assert moderation_entries.count() == 3
+    for entry in moderation_entries:
+        assert entry.actor_id == organizer.pk
+        assert "Heron" not in entry.summary and "Wren" not in entry.summary
+        for secret in identity_values:
+            assert secret.lower() not in entry.summary.lower(), secret
+
     # Identity-side rows hold nothing from the signatures either.
     signature_values = set(receipts)
     for row in tables[SIGNATURE_TABLE]:
@@ -234,7 +329,7 @@ def check_seizure(letter, attestation_ids, caplog, *, organizer):
         f"{record.getMessage()} {record.args!r} {getattr(record, 'request', '')!r}"
         for record in caplog.records
     ).lower()
-    for secret in identity_values | set(receipts):
+    for secret in identity_values | set(receipts) | reporter_values:
         assert secret.lower() not in logged, secret
 
 
