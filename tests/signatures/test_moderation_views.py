@@ -342,3 +342,7 @@ def test_the_manage_page_links_to_moderation_with_what_waits(roles, client_for, 
         assert "/manage/moderation/" not in html
         return
     assert '<a href="/c/acme/manage/moderation/">Moderation</a> (2)' in html
+    # The letter's own "waiting for you" list names it too, with its link.
+    waiting = html[html.index("Waiting for you:") :]
+    waiting = waiting[: waiting.index("</ul>")]
+    assert 'class="moderation-waiting"' in waiting and "/manage/moderation/" in waiting
