@@ -25,8 +25,9 @@ from playwright.sync_api import expect
 
 from letters.models import LetterState, Update
 from organizing.models import Role
-from signatures.models import Issuance, Signature
+from signatures.models import Issuance
 from tests.petitions.factories import make_done_export, make_letter
+from tests.signatures.factories import sealed_batch
 from tests.support.factories import CampaignFactory, MembershipFactory
 from tests.support.sessions import login_with_mfa
 from tests.support.users import make_user
@@ -99,27 +100,19 @@ def campaign():
 
 
 def signatures_over_days(letter, per_day: list[int], *, department="Legal") -> None:
+    """Signatures sealed into the letter's log, one batch per day (the count
+    shown is the log's), and the tokens issued on those days."""
     start = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0)
     start -= dt.timedelta(days=len(per_day) - 1)
-    rows, tokens = [], []
+    tokens = []
     for offset, n in enumerate(per_day):
         hour = start + dt.timedelta(days=offset)
-        for _ in range(n):
-            rows.append(
-                Signature(
-                    id=uuid.uuid4(),
-                    letter=letter,
-                    token_hash=uuid.uuid4().hex * 2,
-                    receipt_hash=uuid.uuid4().hex * 2,
-                    pseudonym=f"Signer {len(rows)}",
-                    department=department,
-                    signed_hour=hour,
-                )
-            )
-            tokens.append(
-                Issuance(letter=letter, identity_hmac=uuid.uuid4().hex * 2, issued_on=hour.date())
-            )
-    Signature.objects.bulk_create(rows)
+        if n:
+            sealed_batch(letter, [{"department": department} for _ in range(n)], now=hour)
+        tokens += [
+            Issuance(letter=letter, identity_hmac=uuid.uuid4().hex * 2, issued_on=hour.date())
+            for _ in range(n)
+        ]
     Issuance.objects.bulk_create(tokens)
 
 
@@ -236,12 +229,14 @@ def test_a_signer_reads_the_updates_with_the_receipt(viewport, campaign, new_pag
     name = "desktop" if viewport is DESKTOP else "phone"
     letter = make_letter(campaign, slug="signed", state=LetterState.OPEN, closed_at=None)
     receipt = "receipt-for-the-browser-" + "x" * 24
-    Signature.objects.create(
-        id=uuid.uuid4(),
-        letter=letter,
-        token_hash=uuid.uuid4().hex * 2,
-        receipt_hash=hashlib.sha256(receipt.encode()).hexdigest(),
-        pseudonym="Quiet Heron",
+    sealed_batch(
+        letter,
+        [
+            {
+                "receipt_hash": hashlib.sha256(receipt.encode()).hexdigest(),
+                "pseudonym": "Quiet Heron",
+            }
+        ],
     )
     Update.objects.create(letter=letter, title="We reached 50", body="Thank **you**.")
     page = as_user(new_page, live_server, None, viewport)

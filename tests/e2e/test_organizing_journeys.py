@@ -20,7 +20,6 @@ from playwright.sync_api import expect
 
 from organizing import services
 from organizing.models import Campaign, Membership, Role
-from signatures.models import Signature
 from tests.e2e.journeys import (
     DESKTOP,
     PHONE,
@@ -30,7 +29,7 @@ from tests.e2e.journeys import (
     signed_in_page,
 )
 from tests.e2e.test_foundation_journey import assert_clean, mailed_code
-from tests.signatures.factories import open_letter
+from tests.signatures.factories import open_letter, sealed_batch
 from tests.support.users import TEST_TOTP_SECRET, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,14 +157,13 @@ def test_the_manage_page_counts_an_open_letter_with_one_spelling_per_group(
 ):
     letter = open_letter(roles.campaign, slug="count-me", title="Count me")
     spellings = ["Warehouse", "warehouse", "WAREHOUSE", "Warehouse", "warehouse "]
-    for i, department in enumerate(spellings):
-        Signature.objects.create(
-            letter=letter,
-            token_hash=f"{i:064x}",
-            receipt_hash=f"{i + 100:064x}",
-            pseudonym=f"p{i}",
-            department=department,
-        )
+    sealed_batch(
+        letter,
+        [
+            {"pseudonym": f"p{i}", "department": department}
+            for i, department in enumerate(spellings)
+        ],
+    )
     for viewport_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         page = signed_in_page(new_page, live_server, roles.organizer, viewport=viewport)
         page.goto(f"/c/{roles.campaign.slug}/letters/{letter.pk}/")

@@ -160,6 +160,20 @@ def test_production_processes_with_redis_unreachable(redis_down_stack, tmp_path)
     status, body = api.sign(token, pseudonym="Quiet Heron", attestations=attestations)
     assert status == 201, body
     receipt = client.post_json("/api/v1/receipts/status", {"receipt": body["receipt"]})
+    # Production batches signatures: accepted, waiting for its batch.
+    assert receipt.status_code == 200 and receipt.json()["status"] == "pending"
+    # Beat cannot run without Redis; the operator's command seals it anyway.
+    sealed = subprocess.run(
+        [sys.executable, "manage.py", "seal_batches", SLUG, "--now"],
+        cwd=BASE_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sealed.returncode == 0, sealed.stderr
+    assert "sealed 1 signature(s)" in sealed.stdout
+    receipt = client.post_json("/api/v1/receipts/status", {"receipt": body["receipt"]})
     assert receipt.status_code == 200 and receipt.json()["status"] == "counted"
     assert client.get(f"/api/v1/letters/{SLUG}").json()["count"] == 1
 

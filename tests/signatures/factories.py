@@ -80,6 +80,32 @@ def sealed_signature(letter, pseudonym: str, **fields) -> Signature:
     return Signature.objects.get(letter_id=letter.pk, token_hash=hashlib.sha256(token).hexdigest())
 
 
+def sealed_batch(letter, rows: list[dict], *, now=None) -> list[Signature]:
+    """Signatures sealed into the letter's log as one batch (at `now`: their
+    signed hour), one per dict of fields, through the batch service, with
+    random tokens as in sealed_signature. Returns them in the order given."""
+    tokens = [secrets.token_bytes(115) for _ in rows]
+    PendingSignature.objects.bulk_create(
+        PendingSignature(
+            letter_id=letter.pk,
+            token_hash=hashlib.sha256(token).hexdigest(),
+            token=token,
+            signature=secrets.token_bytes(256),
+            receipt_hash=fields.pop("receipt_hash", secrets.token_hex(32)),
+            **{"pseudonym": f"Signer {secrets.token_hex(3)}", **fields},
+        )
+        for token, fields in zip(tokens, [dict(r) for r in rows], strict=True)
+    )
+    batch_seal(letter=letter, force=True, now=now)
+    by_hash = {
+        s.token_hash: s
+        for s in Signature.objects.filter(
+            letter_id=letter.pk, token_hash__in=[hashlib.sha256(t).hexdigest() for t in tokens]
+        )
+    }
+    return [by_hash[hashlib.sha256(t).hexdigest()] for t in tokens]
+
+
 def sealed_withdrawal(signature: Signature) -> None:
     """Withdraw a sealed signature in a batch of its own."""
     PendingWithdrawal.objects.create(letter_id=signature.letter_id, token_hash=signature.token_hash)
