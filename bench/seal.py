@@ -3,8 +3,8 @@
 Target (issue 15, 2 cores): under 5 s per batch of 10,000, everything
 included: the waiting rows read, the log entries appended (entries, stored
 hashes, tiles, a signed checkpoint), the signature rows written in random
-order, the waiting rows deleted, the commit, and the VACUUM FULL of the
-waiting tables after it (signatures/services/batches.py).
+order, the waiting tables locked and emptied (TRUNCATE), and the commit
+(signatures/services/batches.py).
 
 The script drops and re-creates the database organizing_bench_seal on the
 PostgreSQL server at 127.0.0.1 (trust auth, user postgres), migrates it,

@@ -13,10 +13,19 @@ transaction:
 2. writes the Signature rows in random order, all with the hour of the seal,
    so row order, xmin, ctid and dump position say nothing finer than "this
    batch";
-3. applies the withdrawals that waited, and deletes every row that waited.
+3. applies the withdrawals that waited, and empties the waiting tables.
 
-After the commit the waiting tables are rewritten (PostgreSQL's VACUUM FULL),
-so the deleted rows do not stay behind in the free space of their pages.
+On PostgreSQL the seal holds both waiting tables in ACCESS EXCLUSIVE mode
+from the moment it reads them, and empties them with TRUNCATE (writing any
+other letter's waiting rows back, in random order): at the commit the tables
+get new, empty files and the old ones are released, whatever snapshots other
+transactions on the server hold (a VACUUM FULL after the commit kept the
+deleted rows, with the xmin of their arrival, whenever any transaction on
+the server was older than the seal; and a process that died between the
+commit and the vacuum left them until the next seal). The lock also makes a
+redemption that arrives during the seal wait for it and then see the seal:
+a second spend of a token just sealed, or a signature for a letter whose
+closing seal this is, is refused instead of left to wait for a later batch.
 
 SIGNATURE_BATCHES (config/settings.py) says who seals: Celery beat every
 minute ("scheduled", the production default) or, in the embedded default
@@ -31,7 +40,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from letters.models import Letter
@@ -48,6 +57,15 @@ from signatures.services.log import log_append
 logger = logging.getLogger(__name__)
 
 WAITING_TABLES = (PendingSignature._meta.db_table, PendingWithdrawal._meta.db_table)
+
+# How long a scheduled seal waits for the waiting tables before it leaves the
+# batch to the next run: long enough for the redemptions in flight (each
+# holds the table for milliseconds), short enough that a backup holding the
+# tables (pg_dump keeps them locked until it ends) holds up the redemptions
+# that queue behind the seal's lock request for no longer than this. A forced
+# seal (closing, --now) waits as long as it takes.
+SCHEDULED_LOCK_WAIT_MS = 1000
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -115,14 +133,18 @@ def batch_seal(*, letter: Letter, force: bool = False, now=None) -> SealedBatch 
     with transaction.atomic():
         # One seal at a time per letter; acceptance does not read this lock.
         locked = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
+        waiting = _waiting_count(locked)
+        if not waiting:
+            return None
+        if not force and not batch_is_due(locked, waiting=waiting, now=now):
+            return None
+        if not _take_waiting_tables(wait=force):
+            logger.info("The waiting tables are in use (a backup?): the next run seals")
+            return None
+        # Read under the lock: every redemption that started before it is in.
         pending = list(PendingSignature.objects.filter(letter_id=locked.pk))
         withdrawals = list(PendingWithdrawal.objects.filter(letter_id=locked.pk))
-        if not pending and not withdrawals:
-            return None
-        if not force and not batch_is_due(locked, waiting=len(pending) + len(withdrawals), now=now):
-            return None
         sealed = _seal(locked, pending, withdrawals, now=now)
-        transaction.on_commit(_vacuum_waiting_tables)
     letter_figures_forget(locked)
     logger.info(
         "Sealed a batch: %d signatures, %d withdrawals, log size %d",
@@ -189,8 +211,7 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
     earlier = withdrawable - signed
     if earlier:
         Signature.objects.filter(letter_id=letter.pk, token_hash__in=earlier).update(withdrawn=True)
-    PendingSignature.objects.filter(pk__in=[p.pk for p in pending]).delete()
-    PendingWithdrawal.objects.filter(pk__in=[w.pk for w in withdrawals]).delete()
+    _empty_waiting_tables(letter, pending, withdrawals)
     SignatureBatch.objects.create(
         letter=letter,
         sealed_at=now,
@@ -220,17 +241,63 @@ def _signature_entry(pending: PendingSignature, salt: str) -> bytes:
     )
 
 
-def _vacuum_waiting_tables() -> None:
-    """Rewrite the waiting tables once their rows are deleted: a plain VACUUM
-    only marks the space free, and the deleted rows' bytes stay readable in
-    the pages until overwritten. VACUUM FULL writes new files (the tables are
-    small: what waits for one batch) and cannot run inside a transaction, so
-    this runs after the commit."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return
+def _waiting_count(letter: Letter) -> int:
+    return (
+        PendingSignature.objects.filter(letter_id=letter.pk).count()
+        + PendingWithdrawal.objects.filter(letter_id=letter.pk).count()
+    )
+
+
+def _take_waiting_tables(*, wait: bool) -> bool:
+    """Hold the waiting tables against every other use until the seal's
+    transaction ends (PostgreSQL; SQLite has one writer at a time anyway).
+    Without `wait`, give up after SCHEDULED_LOCK_WAIT_MS: returns False."""
+    if connection.vendor != "postgresql":
+        return True
+    tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
+    lock = f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"
     with connection.cursor() as cursor:
-        for table in WAITING_TABLES:
-            cursor.execute(f"VACUUM FULL {connection.ops.quote_name(table)}")
+        if wait:
+            cursor.execute(lock)
+            return True
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        try:
+            # A savepoint: a timeout undoes this step only, and its setting.
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [f"{SCHEDULED_LOCK_WAIT_MS}ms"]
+                )
+                cursor.execute(lock)
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return False
+            raise
+    return True
+
+
+def _empty_waiting_tables(letter: Letter, pending, withdrawals) -> None:
+    """Remove what this batch sealed from the waiting tables.
+
+    PostgreSQL: TRUNCATE (the tables are held by _take_waiting_tables), and
+    other letters' waiting rows written back in random order. A DELETE
+    would leave the rows in the pages until a vacuum, and a vacuum keeps
+    them while any older transaction runs anywhere on the server."""
+    if connection.vendor != "postgresql":
+        PendingSignature.objects.filter(pk__in=[p.pk for p in pending]).delete()
+        PendingWithdrawal.objects.filter(pk__in=[w.pk for w in withdrawals]).delete()
+        return
+    other_pending = list(PendingSignature.objects.exclude(letter_id=letter.pk))
+    other_withdrawals = list(PendingWithdrawal.objects.exclude(letter_id=letter.pk))
+    tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables}")
+    shuffle = secrets.SystemRandom().shuffle
+    shuffle(other_pending)
+    shuffle(other_withdrawals)
+    PendingSignature.objects.bulk_create(other_pending)
+    PendingWithdrawal.objects.bulk_create(other_withdrawals)
 
 
 def batches_seal_due(*, slug: str | None = None, force: bool = False, now=None) -> list:
