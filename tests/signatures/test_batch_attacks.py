@@ -16,12 +16,14 @@ import json
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 
 from letters.models import Letter, LetterState
 from letters.services import letter_close
@@ -481,6 +483,32 @@ def test_a_signature_accepted_while_the_letter_closes_is_in_the_closing_batch(
     assert waiting == 0, f"answered {status}; {waiting} signature(s) left for a later batch"
     if status == 201:
         assert body["status"] == "counted" or Signature.objects.filter(letter=letter).count() == 4
+
+
+@pytest.mark.django_db
+def test_withdrawals_do_not_fill_the_batch_that_hides_a_signature(scheduled, attestation_ids):
+    """A batch was due once signatures and withdrawals together reached the
+    smallest batch: someone holding the receipts of BATCH - 1 earlier
+    signatures (planted signers, a few months of them) could withdraw them
+    right after a colleague signed, and the next seal made public a batch
+    holding that one signature alone, with the hour it arrived in."""
+    letter = scheduled
+    earlier = []
+    for token in tokens(letter, BATCH - 1):
+        status, body = sign(letter, token, attestation_ids)
+        assert status == 201
+        earlier.append(body["receipt"])
+    batches_seal_due(force=True)  # the planted signatures, sealed long ago
+
+    (target,) = tokens(letter, 1)
+    assert sign(letter, target, attestation_ids)[0] == 201
+    for receipt in earlier:
+        status, _body = post_json(Client(), "/api/v1/receipts/withdraw", {"receipt": receipt})
+        assert status == 200
+    later = timezone.now() + timedelta(minutes=letter.campaign.batch_interval)
+    sealed = batches_seal_due(now=later)
+    exposed = [batch.signatures for batch in sealed if 0 < batch.signatures < BATCH]
+    assert not exposed, f"a scheduled seal made public a batch of {exposed} signature(s)"
 
 
 # --- everything at once ------------------------------------------------------------------
