@@ -103,14 +103,20 @@ def next_seal_within(letter: Letter, *, now=None) -> timedelta | None:
     return max(timedelta(0), last + interval - (now or timezone.now()))
 
 
-def batch_is_due(letter: Letter, *, waiting: int, now=None) -> bool:
-    """`waiting`: signatures and withdrawals; both fill a batch."""
-    if not waiting:
+def batch_is_due(letter: Letter, *, signatures: int, withdrawals: int, now=None) -> bool:
+    """Whether the `signatures` and `withdrawals` waiting make a batch.
+
+    Only signatures fill a batch that holds any: a withdrawal names its
+    signature and hides no one, and counted in, withdrawals let whoever
+    holds a few receipts make public a batch holding one new signature.
+    Withdrawals alone make a batch of the same smallest size."""
+    if not signatures and not withdrawals:
         return False
     if not letter.is_open:
         return True  # closed or past its deadline: nothing more will join
     smallest, interval = batch_policy(letter)
-    if waiting < smallest:
+    filling = signatures if signatures else withdrawals
+    if filling < smallest:
         return False
     last = last_sealed_at(letter)
     return last is None or last + interval <= (now or timezone.now())
@@ -133,10 +139,12 @@ def batch_seal(*, letter: Letter, force: bool = False, now=None) -> SealedBatch 
     with transaction.atomic():
         # One seal at a time per letter; acceptance does not read this lock.
         locked = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
-        waiting = _waiting_count(locked)
-        if not waiting:
+        signatures, withdrawals = _waiting_counts(locked)
+        if not signatures and not withdrawals:
             return None
-        if not force and not batch_is_due(locked, waiting=waiting, now=now):
+        if not force and not batch_is_due(
+            locked, signatures=signatures, withdrawals=withdrawals, now=now
+        ):
             return None
         if not _take_waiting_tables(wait=force):
             logger.info("The waiting tables are in use (a backup?): the next run seals")
@@ -241,10 +249,11 @@ def _signature_entry(pending: PendingSignature, salt: str) -> bytes:
     )
 
 
-def _waiting_count(letter: Letter) -> int:
+def _waiting_counts(letter: Letter) -> tuple[int, int]:
+    """(signatures, withdrawals) waiting for the letter's next batch."""
     return (
-        PendingSignature.objects.filter(letter_id=letter.pk).count()
-        + PendingWithdrawal.objects.filter(letter_id=letter.pk).count()
+        PendingSignature.objects.filter(letter_id=letter.pk).count(),
+        PendingWithdrawal.objects.filter(letter_id=letter.pk).count(),
     )
 
 
