@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
 from signatures import tlog
-from signatures.models import Issuance, Signature
+from signatures.models import Issuance, PendingSignature, PendingWithdrawal, Signature
 
 logger = logging.getLogger(__name__)
 
@@ -388,4 +388,12 @@ def _counted_timeline(letter) -> Timeline:
         tokens_issued=sum(tokens.values()),
         goal=letter.goal,
         k=k,
+    )
+
+
+def waiting_for_batch(letter) -> bool:
+    """Whether a signature or a withdrawal of the letter waits for its batch."""
+    return (
+        PendingSignature.objects.filter(letter_id=letter.pk).exists()
+        or PendingWithdrawal.objects.filter(letter_id=letter.pk).exists()
     )
