@@ -29,7 +29,7 @@ from letters.models import Letter, LetterState
 from letters.services import letter_close
 from letters.signals import letter_closed
 from signatures.log_selectors import latest_checkpoint, log_entries
-from signatures.models import PendingSignature, Signature
+from signatures.models import PendingSignature, PendingWithdrawal, Signature
 from signatures.services.batches import batch_seal, batches_seal_due
 from signatures.services.eligibility import invite_codes_create
 from tests.signatures import test_linkage
@@ -186,6 +186,39 @@ def test_a_worker_killed_right_after_the_seal_commits_leaves_no_sealed_signature
     (batch,) = batches_seal_due()
     assert batch.signatures == BATCH
     assert not sealed_rows_left(hashes)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_seal_keeps_what_waits_for_other_letters(scheduled, attestation_ids):
+    """The seal empties the waiting tables (TRUNCATE) and writes other
+    letters' waiting rows back: nothing of theirs is lost or changed, and
+    their own seal later counts every one."""
+    from tests.signatures.factories import open_letter
+
+    letter = scheduled
+    other = open_letter(letter.campaign, slug="other-letter")
+    kept = sign_in_order(other, attestation_ids, 3)
+    (token,) = tokens(other, 1)
+    waiting_receipt = sign(other, token, attestation_ids)[1]["receipt"]
+    sealed_one = Signature.objects.filter(letter=letter)
+    before = {
+        row.token_hash: (row.receipt_hash, row.pseudonym, bytes(row.token), bytes(row.signature))
+        for row in PendingSignature.objects.filter(letter=other)
+    }
+    sign_in_order(letter, attestation_ids, BATCH)
+    post_json(Client(), "/api/v1/receipts/withdraw", {"receipt": waiting_receipt})
+    (batch,) = batches_seal_due()
+    assert batch.letter_slug == letter.slug and sealed_one.count() == BATCH
+    after = {
+        row.token_hash: (row.receipt_hash, row.pseudonym, bytes(row.token), bytes(row.signature))
+        for row in PendingSignature.objects.filter(letter=other)
+    }
+    assert after == before and set(kept) <= set(after)
+    assert PendingWithdrawal.objects.filter(letter=other).count() == 1
+    (theirs,) = batches_seal_due(slug=other.slug, force=True)
+    assert (theirs.signatures, theirs.withdrawals) == (4, 1)
+    assert Signature.objects.filter(letter=other).counted().count() == 3
 
 
 # --- raw pages: the physical order of index entries ------------------------------------
