@@ -60,11 +60,13 @@ WAITING_TABLES = (PendingSignature._meta.db_table, PendingWithdrawal._meta.db_ta
 
 # How long a scheduled seal waits for the waiting tables before it leaves the
 # batch to the next run: long enough for the redemptions in flight (each
-# holds the table for milliseconds), short enough that a backup holding the
-# tables (pg_dump keeps them locked until it ends) holds up the redemptions
-# that queue behind the seal's lock request for no longer than this. A forced
-# seal (closing, --now) waits as long as it takes.
-SCHEDULED_LOCK_WAIT_MS = 1000
+# holds the table for milliseconds) and for an autovacuum of the table, which
+# gives way to a lock request after deadlock_timeout (1 s by default); short
+# enough that a backup holding the tables (pg_dump keeps them locked until
+# it ends) holds up the redemptions that queue behind the seal's lock
+# request for no longer than this. A forced seal (closing, --now) waits as
+# long as it takes.
+SCHEDULED_LOCK_WAIT_MS = 3000
 LOCK_NOT_AVAILABLE = "55P03"
 
 
