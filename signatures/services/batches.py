@@ -171,7 +171,8 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
             letter_id=letter.pk, token_hash__in=[p.token_hash for p in pending]
         ).values_list("token_hash", flat=True)
     )
-    # A second spend that raced the previous seal (redemption's docstring).
+    # A second spend sealed already: a safeguard, since the seal's hold on
+    # the waiting tables makes one wait for the seal and be refused.
     fresh = [p for p in pending if p.token_hash not in sealed_tokens]
     signed = {p.token_hash for p in fresh}
     withdrawable = set(
