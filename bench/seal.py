@@ -3,7 +3,7 @@
 Target (issue 15, 2 cores): under 5 s per batch of 10,000, everything
 included: the waiting rows read, the log entries appended (entries, stored
 hashes, tiles, a signed checkpoint), the signature rows written in random
-order, the waiting tables truncated, and the commit
+order, the waiting tables locked and emptied (TRUNCATE), and the commit
 (signatures/services/batches.py).
 
 The script drops and re-creates the database organizing_bench_seal on the

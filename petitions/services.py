@@ -52,6 +52,8 @@ from petitions.models import (
 )
 from petitions.selectors import Standing, export_standing
 from signatures.models import Issuance, IssuerKey, Signature
+from signatures.selectors import waiting_for_batch
+from signatures.services.batches import batch_seal
 from signatures.services.eligibility import invite_codes_create
 
 logger = logging.getLogger(__name__)
@@ -321,6 +323,9 @@ def export_start(
         )
     if encrypt and not recipient_keys(campaign):
         raise ValidationError(_("No delegate has uploaded a public key to encrypt to."))
+    # What is due is sealed first (always, for a closed letter), so the
+    # export shows it rather than going stale at the next run.
+    batch_seal(letter=letter)
     snap = snapshot(letter, paper=paper, encrypt=encrypt)
     live = (ExportStatus.QUEUED, ExportStatus.RUNNING, ExportStatus.DONE)
     existing = Export.objects.filter(letter=letter, state_key=snap.key, status__in=live).first()
@@ -840,11 +845,17 @@ def delivery_record(
         errors["notes"] = [_("Notes have at most 2,000 characters.")]
     if errors:
         raise ValidationError(errors)
-    if export_is_stale(export):
-        raise ValidationError(
-            _("The letter or its signatures changed after this export: export it again.")
-        )
+    # A closed letter's batch is always due: seal what waits (a withdrawal
+    # made after the export) so that the check below sees it.
+    batch_seal(letter=letter)
     with transaction.atomic():
+        # Under the letter's lock, which a withdrawal takes too: none can
+        # come between this check and the delivery.
+        Letter.objects.select_for_update().filter(pk=letter.pk).exists()
+        if export_is_stale(export) or waiting_for_batch(letter):
+            raise ValidationError(
+                _("The letter or its signatures changed after this export: export it again.")
+            )
         letter_deliver(actor=actor, letter=letter)
         delivery = Delivery.objects.create(
             export=export,

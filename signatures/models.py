@@ -320,7 +320,7 @@ class LogCheckpoint(models.Model):
 # batch is sealed: until then it waits here, where its token already counts as
 # spent. Sealing writes the batch's signatures in random order in one
 # transaction (one xmin, shuffled ctids and dump positions, one signed_hour),
-# deletes these rows in the same transaction and vacuums the table after it.
+# and empties these tables in the same transaction (TRUNCATE on PostgreSQL).
 # No column here holds a time: the arrival order of what waits is the one
 # window docs/security.md describes.
 

@@ -17,7 +17,14 @@ from core.redis import redis_client
 from core.unavailable import REDIS_DOWN
 from signatures import tlog
 from signatures.log_selectors import latest_checkpoint
-from signatures.models import MODERATED_FIELDS, Issuance, Signature, SignatureModeration
+from signatures.models import (
+    MODERATED_FIELDS,
+    Issuance,
+    PendingSignature,
+    PendingWithdrawal,
+    Signature,
+    SignatureModeration,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -476,4 +483,12 @@ def _counted_timeline(letter) -> Timeline:
         tokens_issued=sum(tokens.values()),
         goal=letter.goal,
         k=k,
+    )
+
+
+def waiting_for_batch(letter) -> bool:
+    """Whether a signature or a withdrawal of the letter waits for its batch."""
+    return (
+        PendingSignature.objects.filter(letter_id=letter.pk).exists()
+        or PendingWithdrawal.objects.filter(letter_id=letter.pk).exists()
     )

@@ -15,12 +15,19 @@ transaction:
    batch";
 3. holds for review the public text of those that match the campaign's
    hold list (services.moderation: rows written in the same random order);
-4. applies the withdrawals that waited, and removes every row that waited
-   (on PostgreSQL the waiting tables are truncated, and what waits for other
-   letters written back shuffled: no deleted row stays in their pages).
+4. applies the withdrawals that waited, and empties the waiting tables.
 
-No signature is accepted while a seal runs: the seal locks the waiting
-tables, which also closes a race of a second spend against the seal.
+On PostgreSQL the seal holds both waiting tables in ACCESS EXCLUSIVE mode
+from the moment it reads them, and empties them with TRUNCATE (writing any
+other letter's waiting rows back, in random order): at the commit the tables
+get new, empty files and the old ones are released, whatever snapshots other
+transactions on the server hold (a VACUUM FULL after the commit kept the
+deleted rows, with the xmin of their arrival, whenever any transaction on
+the server was older than the seal; and a process that died between the
+commit and the vacuum left them until the next seal). The lock also makes a
+redemption that arrives during the seal wait for it and then see the seal:
+a second spend of a token just sealed, or a signature for a letter whose
+closing seal this is, is refused instead of left to wait for a later batch.
 
 SIGNATURE_BATCHES (config/settings.py) says who seals: Celery beat every
 minute ("scheduled", the production default) or, in the embedded default
@@ -36,7 +43,7 @@ from datetime import timedelta
 from math import ceil
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from letters.models import Letter
@@ -55,6 +62,17 @@ from signatures.services.moderation import holds_for_batch
 logger = logging.getLogger(__name__)
 
 WAITING_TABLES = (PendingSignature._meta.db_table, PendingWithdrawal._meta.db_table)
+
+# How long a scheduled seal waits for the waiting tables before it leaves the
+# batch to the next run: long enough for the redemptions in flight (each
+# holds the table for milliseconds) and for an autovacuum of the table, which
+# gives way to a lock request after deadlock_timeout (1 s by default); short
+# enough that a backup holding the tables (pg_dump keeps them locked until
+# it ends) holds up the redemptions that queue behind the seal's lock
+# request for no longer than this. A forced seal (closing, --now) waits as
+# long as it takes.
+SCHEDULED_LOCK_WAIT_MS = 3000
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -101,14 +119,20 @@ def next_batch_within_minutes(letter: Letter, *, now=None) -> int | None:
     return None if wait is None else ceil(wait.total_seconds() / 60)
 
 
-def batch_is_due(letter: Letter, *, waiting: int, now=None) -> bool:
-    """`waiting`: signatures and withdrawals; both fill a batch."""
-    if not waiting:
+def batch_is_due(letter: Letter, *, signatures: int, withdrawals: int, now=None) -> bool:
+    """Whether the `signatures` and `withdrawals` waiting make a batch.
+
+    Only signatures fill a batch that holds any: a withdrawal names its
+    signature and hides no one, and counted in, withdrawals let whoever
+    holds a few receipts make public a batch holding one new signature.
+    Withdrawals alone make a batch of the same smallest size."""
+    if not signatures and not withdrawals:
         return False
     if not letter.is_open:
         return True  # closed or past its deadline: nothing more will join
     smallest, interval = batch_policy(letter)
-    if waiting < smallest:
+    filling = signatures if signatures else withdrawals
+    if filling < smallest:
         return False
     last = last_sealed_at(letter)
     return last is None or last + interval <= (now or timezone.now())
@@ -131,13 +155,17 @@ def batch_seal(*, letter: Letter, force: bool = False, now=None) -> SealedBatch 
     with transaction.atomic():
         # One seal at a time per letter; acceptance does not read this lock.
         locked = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
-        waiting = (
-            PendingSignature.objects.filter(letter_id=locked.pk).count()
-            + PendingWithdrawal.objects.filter(letter_id=locked.pk).count()
-        )
-        if not waiting or (not force and not batch_is_due(locked, waiting=waiting, now=now)):
+        signatures, withdrawals = _waiting_counts(locked)
+        if not signatures and not withdrawals:
             return None
-        _lock_waiting_tables()
+        if not force and not batch_is_due(
+            locked, signatures=signatures, withdrawals=withdrawals, now=now
+        ):
+            return None
+        if not _take_waiting_tables(wait=force):
+            logger.info("The waiting tables are in use (a backup?): the next run seals")
+            return None
+        # Read under the lock: every redemption that started before it is in.
         pending = list(PendingSignature.objects.filter(letter_id=locked.pk))
         withdrawals = list(PendingWithdrawal.objects.filter(letter_id=locked.pk))
         sealed = _seal(locked, pending, withdrawals, now=now)
@@ -157,7 +185,8 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
             letter_id=letter.pk, token_hash__in=[p.token_hash for p in pending]
         ).values_list("token_hash", flat=True)
     )
-    # A second spend that raced the previous seal (redemption's docstring).
+    # A second spend sealed already: a safeguard, since the seal's hold on
+    # the waiting tables makes one wait for the seal and be refused.
     fresh = [p for p in pending if p.token_hash not in sealed_tokens]
     signed = {p.token_hash for p in fresh}
     withdrawable = set(
@@ -211,7 +240,7 @@ def _seal(letter: Letter, pending, withdrawals, *, now) -> SealedBatch:
     earlier = withdrawable - signed
     if earlier:
         Signature.objects.filter(letter_id=letter.pk, token_hash__in=earlier).update(withdrawn=True)
-    _clear_waiting(letter)
+    _empty_waiting_tables(letter, pending, withdrawals)
     SignatureBatch.objects.create(
         letter=letter,
         sealed_at=now,
@@ -241,41 +270,64 @@ def _signature_entry(pending: PendingSignature, salt: str) -> bytes:
     )
 
 
-def _lock_waiting_tables() -> None:
-    """No signature or withdrawal is accepted while a seal runs (PostgreSQL:
-    acceptance waits for the seal's commit, then reads it). Without the lock a
-    second spend of a token racing its seal could pass: its INSERT's snapshot
-    predates the sealed row, and the waiting row it would conflict with is
-    gone by the time the INSERT looks."""
+def _waiting_counts(letter: Letter) -> tuple[int, int]:
+    """(signatures, withdrawals) waiting for the letter's next batch."""
+    return (
+        PendingSignature.objects.filter(letter_id=letter.pk).count(),
+        PendingWithdrawal.objects.filter(letter_id=letter.pk).count(),
+    )
+
+
+def _take_waiting_tables(*, wait: bool) -> bool:
+    """Hold the waiting tables against every other use until the seal's
+    transaction ends (PostgreSQL; SQLite has one writer at a time anyway).
+    Without `wait`, give up after SCHEDULED_LOCK_WAIT_MS: returns False."""
     if connection.vendor != "postgresql":
-        return  # SQLite writes one transaction at a time anyway
+        return True
     tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
+    lock = f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+        if wait:
+            cursor.execute(lock)
+            return True
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        try:
+            # A savepoint: a timeout undoes this step only, and its setting.
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [f"{SCHEDULED_LOCK_WAIT_MS}ms"]
+                )
+                cursor.execute(lock)
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return False
+            raise
+    return True
 
 
-def _clear_waiting(letter: Letter) -> None:
-    """Remove what waited for the letter's batch.
+def _empty_waiting_tables(letter: Letter, pending, withdrawals) -> None:
+    """Remove what this batch sealed from the waiting tables.
 
-    On PostgreSQL the waiting tables are emptied with TRUNCATE, which gives
-    them new, empty files at the commit, and what waits for other letters is
-    written back, shuffled. A DELETE would leave the rows, in arrival order,
-    in the table's pages until a VACUUM, and VACUUM keeps them while any
-    transaction on the server (a backup of another database, say) began
-    before the seal. The tables are locked (_lock_waiting_tables): nothing
-    arrives meanwhile."""
+    PostgreSQL: TRUNCATE (the tables are held by _take_waiting_tables), and
+    other letters' waiting rows written back in random order. A DELETE
+    would leave the rows in the pages until a vacuum, and a vacuum keeps
+    them while any older transaction runs anywhere on the server."""
     if connection.vendor != "postgresql":
-        PendingSignature.objects.filter(letter_id=letter.pk).delete()
-        PendingWithdrawal.objects.filter(letter_id=letter.pk).delete()
+        PendingSignature.objects.filter(pk__in=[p.pk for p in pending]).delete()
+        PendingWithdrawal.objects.filter(pk__in=[w.pk for w in withdrawals]).delete()
         return
-    other_signatures = list(PendingSignature.objects.exclude(letter_id=letter.pk))
+    other_pending = list(PendingSignature.objects.exclude(letter_id=letter.pk))
     other_withdrawals = list(PendingWithdrawal.objects.exclude(letter_id=letter.pk))
     tables = ", ".join(connection.ops.quote_name(table) for table in WAITING_TABLES)
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {tables}")
-    secrets.SystemRandom().shuffle(other_signatures)
-    PendingSignature.objects.bulk_create(other_signatures, batch_size=1000)
-    PendingWithdrawal.objects.bulk_create(other_withdrawals, batch_size=1000)
+    shuffle = secrets.SystemRandom().shuffle
+    shuffle(other_pending)
+    shuffle(other_withdrawals)
+    PendingSignature.objects.bulk_create(other_pending)
+    PendingWithdrawal.objects.bulk_create(other_withdrawals)
 
 
 def batches_seal_due(*, slug: str | None = None, force: bool = False, now=None) -> list:

@@ -41,9 +41,14 @@ def _receipt_hash(receipt) -> str:
 
 
 def _receipt_signature(receipt) -> Signature | PendingSignature:
-    """The sealed signature of this receipt, or the one waiting for its batch."""
+    """The signature of this receipt, waiting for its batch or sealed.
+
+    Waiting first: a seal moves the row from one table to the other in one
+    transaction, so a waiting row not found means a seal committed before
+    the lookup, and the sealed one is found next. The other order could miss
+    both, a seal committing between the lookups."""
     receipt_hash = _receipt_hash(receipt)
-    for model in (Signature, PendingSignature):
+    for model in (PendingSignature, Signature):
         found = model.objects.select_related("letter").filter(receipt_hash=receipt_hash).first()
         if found is not None:
             return found

@@ -121,9 +121,10 @@ def signature_create(
     still open (and, with `visibility_key`, visible at this address), that
     every active statement of the campaign was affirmed and that no sealed
     signature spent the token; the (letter, token_hash) constraint of waiting
-    signatures makes a double spend a 409 even under concurrency. (A second
-    spend racing the seal that moves the first out of the waiting table can
-    slip in; the next seal finds the token sealed and drops it.) Raises
+    signatures makes a double spend a 409 even under concurrency; a seal
+    holds the waiting table (services.batches), so a second spend that
+    arrives while it moves the first out waits for it and then finds the
+    token sealed. Raises
     BadRequest, ProofRejected, NotFound, AlreadySpent, LetterNotOpen.
     `required_attestations` (ids of the campaign's active statements, as the
     caller read them with the letter) saves a query when the caller has them.

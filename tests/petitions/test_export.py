@@ -451,6 +451,46 @@ def test_delivery_refused_when_signatures_changed(roles, exported, letter):
     assert letter.state == LetterState.CLOSED
 
 
+def test_a_withdrawal_waiting_for_its_batch_makes_the_export_stale(
+    settings, roles, campaign_key, letter, django_capture_on_commit_callbacks
+):
+    """A signer withdrew after the export, before the delivery; with batches
+    (issue 15) the withdrawal waited for the next seal, so the export still
+    matched the signature rows and was delivered with that name in it, and
+    the seal a minute later withdrew it from the delivered letter's count."""
+    from signatures.models import Signature
+    from signatures.services.batches import batches_seal_due
+    from signatures.services.issuance import issuer_key_create
+    from signatures.services.log import log_open
+    from signatures.services.receipts import receipt_status, receipt_withdraw
+    from tests.signatures.factories import pooled_private_key
+
+    settings.SIGNATURE_BATCHES = "scheduled"
+    # As a letter opened by letters.services has them: a key and a log.
+    issuer_key_create(letter=letter, private_key=pooled_private_key())
+    log_open(letter=letter)
+    exported, _created = run_export(
+        django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
+    )
+    assert exported.status == "done", exported.error
+    receipt_withdraw(receipt=receipt_for(5))
+    assert receipt_status(receipt=receipt_for(5))["withdrawal_pending"]
+    with pytest.raises(ValidationError, match="changed after this export"):
+        services.delivery_record(
+            actor=roles.delegate,
+            export=exported,
+            delivered_at=exported.created_at,
+            recipient="CEO",
+            method="email",
+        )
+    letter.refresh_from_db()
+    assert letter.state == LetterState.CLOSED
+    # Sealed already: exporting again shows it, and then delivery goes ahead.
+    assert batches_seal_due() == []
+    receipt_hash = hashlib.sha256(receipt_for(5).encode()).hexdigest()
+    assert Signature.objects.get(receipt_hash=receipt_hash).withdrawn
+
+
 def test_delivery_of_an_open_letter_is_refused(
     roles, campaign_key, django_capture_on_commit_callbacks
 ):

@@ -199,27 +199,18 @@ def test_the_command_of_an_unlisted_letter_carries_neither_its_address_nor_its_l
 # --- refusals -------------------------------------------------------------------------
 
 
-def test_a_closed_letter_with_signatures_waiting_is_refused_until_sealed(
-    roles, campaign_key, letter, client_for, django_capture_on_commit_callbacks
+def test_a_closed_letter_with_signatures_waiting_is_sealed_before_its_export(
+    roles, campaign_key, letter, django_capture_on_commit_callbacks
 ):
-    # Accepted as the letter closed: waits for the next seal (beat, within a minute).
+    # Accepted as the letter closed: it would wait for the next seal (beat,
+    # within a minute); starting the export seals what is due first, so the
+    # export is the log's whole list.
     make_pending(letter, {900: {}})
-    with pytest.raises(LogNotBound, match="still waits for its batch") as refused:
-        services.export_start(actor=roles.delegate, letter=letter)
-    assert f"manage.py seal_batches {letter.slug} --now" in refused.value.message
-    assert refused.value.status == 409
-    response = client_for(roles.delegate).post(
-        reverse("petitions:list", args=[roles.campaign.slug]),
-        {"letter": letter.slug, "paper": "A4"},
-    )
-    assert response.status_code == 400
-    assert "still waits for its batch" in response.content.decode()
-    assert not Export.objects.exists()
-    batch_seal(letter=letter, force=True)
     export, created = run_export(
         django_capture_on_commit_callbacks, actor=roles.delegate, letter=letter
     )
     assert created and export.status == "done", export.error
+    assert not PendingSignature.objects.filter(letter=letter).exists()
     assert (export.count, export.log_tree_size) == (43, 46)
 
 

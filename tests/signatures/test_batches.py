@@ -230,8 +230,9 @@ def test_batches_keep_their_interval(scheduled, attestation_ids):
 
 
 def test_a_race_that_spent_a_token_twice_is_dropped_at_the_seal(scheduled, attestation_ids):
-    """A second spend can slip in while a seal moves the first one out of the
-    waiting table (redemption's docstring); the next seal drops it."""
+    """The seal's safeguard: a waiting twin of a sealed token (which the
+    seal's hold on the waiting tables keeps redemption from making; see
+    test_batch_attacks.py) is dropped by the next seal."""
     letter = scheduled
     sign_with_invites(letter, attestation_ids, 3)
     first = PendingSignature.objects.first()

@@ -6,7 +6,9 @@ waits, whatever its size, and says how many signatures that exposes: a small
 batch gives its signers a small crowd to hide in.
 """
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_slug
 
 from letters.models import Letter
 from signatures.models import PendingSignature
@@ -21,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="seal what waits whatever its size")
 
     def handle(self, *args, slug=None, now=False, **options):
-        if slug is not None and not Letter.objects.filter(slug=slug).exists():
+        if slug is not None and not (_is_slug(slug) and Letter.objects.filter(slug=slug).exists()):
             raise CommandError(f"No letter has the short name {slug!r}.")
         sealed = batches_seal_due(slug=slug, force=now)
         for batch in sealed:
@@ -38,7 +40,20 @@ class Command(BaseCommand):
                     )
                 )
         if not sealed:
-            waiting = PendingSignature.objects.count()
+            waiting = PendingSignature.objects.filter(
+                **({} if slug is None else {"letter__slug": slug})
+            ).count()
             self.stdout.write(
                 f"Nothing was due ({waiting} signature(s) waiting; use --now to seal anyway)."
             )
+
+
+def _is_slug(text: str) -> bool:
+    """Whether `text` can be a letter's short name (letters' SlugField):
+    anything else, such as a command line that is not UTF-8, which Python
+    gives as lone surrogates, is not looked up at all."""
+    try:
+        validate_slug(text)
+    except ValidationError:
+        return False
+    return True
