@@ -125,7 +125,7 @@ def test_report_hide_approve_dismiss_and_show_again(new_page, live_server, setti
 
     # The organizer starts from the campaign's manage page.
     ada.goto("/c/acme/manage/")
-    ada.get_by_role("link", name="Moderation").click()
+    ada.get_by_role("link", name="Moderation", exact=True).click()
     expect(ada.get_by_role("heading", name="Moderation of Acme workers")).to_be_visible()
     reported = ada.locator(f"#reported-{heron.pk}")
     expect(reported).to_contain_text("1 report waiting")
