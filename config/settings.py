@@ -182,6 +182,13 @@ def _database_from_url(url: str) -> dict:
             # Names the process in pg_stat_activity, to check the connection
             # budget of each (docs/operations.md).
             "application_name": env_str("DATABASE_APPLICATION_NAME", "organizing"),
+            # Values travel apart from the statement text (psycopg's server-side
+            # binding; Django still prepares nothing). With client-side binding,
+            # pg_stat_activity showed each kept connection's last statement with
+            # its values: the last signature a worker accepted, after its batch
+            # was sealed (docs/security.md, "Live server state"). Measured
+            # neutral on the signing path (docs/benchmarks.md, "Signing").
+            "server_side_binding": True,
         },
     }
 
