@@ -202,7 +202,7 @@ def parts_child(bodies_file: str, count: int) -> None:
     """The redemption's steps, each in a loop of `count`, with the baseline's
     INSERT and response for comparison; os.getppid() between the loops
     makes callgrind dump the counters, one file per loop. The steps call the
-    functions that signatures.services.signature_create calls, with the
+    functions that signatures.services.redemption.signature_create calls, with the
     inputs of real request bodies (precomputed, so that each loop holds its
     step only)."""
     import django
@@ -215,36 +215,41 @@ def parts_child(bodies_file: str, count: int) -> None:
     from django.http import JsonResponse
     from django.test import RequestFactory
 
-    from signatures import api, blindrsa, keys, services
-    from signatures.guarded_insert import insert_row, open_letter_condition, statements_condition
+    from signatures import api, blindrsa, keys
+    from signatures.guarded_insert import (
+        insert_row,
+        open_letter_condition,
+        statements_condition,
+        token_unsealed_condition,
+    )
     from signatures.models import (
         COMMENT_MAX,
         GROUP_MAX,
         NAME_MAX,
         PSEUDONYM_MAX,
         Attestation,
-        Signature,
+        PendingSignature,
     )
+    from signatures.services import common
+    from signatures.services.redemption import parse_token
 
     data = json.loads(Path(bodies_file).read_text())
     raw = data["bodies"][:count]
     bodies = [json.loads(body) for body in raw]
     request = RequestFactory().post("/")
     letter = api.load_letter(request, data["slug"])
-    key = keys.loaded_issuer_key(services._issuer_row(letter))
-    tokens = [services.b64url_decode(b["token"], field="token") for b in bodies]
-    signatures = [services.b64url_decode(b["signature"], field="signature") for b in bodies]
+    key = keys.loaded_issuer_key(common.issuer_row(letter))
+    tokens = [common.b64url_decode(b["token"], field="token") for b in bodies]
+    signatures = [common.b64url_decode(b["signature"], field="signature") for b in bodies]
     affirmed = sorted(bodies[0]["attestations"])
-    conditions = [
-        open_letter_condition(letter, visibility_key=""),
-        statements_condition(letter, affirmed),
-    ]
     rows = [
         {
             "id": uuid.uuid4(),
             "letter_id": letter.pk,
-            "token_hash": services.sha256_hex(token),
-            "receipt_hash": services.sha256_hex(secrets.token_urlsafe(32)),
+            "token_hash": common.sha256_hex(token),
+            "token": token,
+            "signature": signature,
+            "receipt_hash": common.sha256_hex(secrets.token_urlsafe(32)),
             "pseudonym": body["pseudonym"],
             "public_name": "",
             "reveal_at": None,
@@ -253,11 +258,20 @@ def parts_child(bodies_file: str, count: int) -> None:
             "comment": "",
             "attestations": affirmed,
         }
-        for token, body in zip(tokens, bodies, strict=True)
+        for token, signature, body in zip(tokens, signatures, bodies, strict=True)
     ]
 
+    def conditions(i):  # as signature_create builds them
+        return [
+            open_letter_condition(letter, visibility_key=""),
+            statements_condition(letter, affirmed),
+            token_unsealed_condition(letter, rows[i]["token_hash"]),
+        ]
+
+    built = [conditions(i) for i in range(len(rows))]
+
     def text_fields(body):  # as signature_create checks them
-        clean = services.clean_text
+        clean = common.clean_text
         clean(body["pseudonym"], field="pseudonym", max_len=PSEUDONYM_MAX, required=True)
         clean(body.get("public_name"), field="public_name", max_len=NAME_MAX)
         clean(body.get("department"), field="department", max_len=GROUP_MAX)
@@ -265,7 +279,7 @@ def parts_child(bodies_file: str, count: int) -> None:
         clean(body.get("comment"), field="comment", max_len=COMMENT_MAX, multiline=True)
 
     def token_checks(i):
-        text_hash, _nonce = services.parse_token(tokens[i])
+        text_hash, _nonce = parse_token(tokens[i])
         hmac.compare_digest(text_hash, bytes.fromhex(letter.text_hash))
         return int.from_bytes(signatures[i], "big") >= key.n
 
@@ -282,7 +296,7 @@ def parts_child(bodies_file: str, count: int) -> None:
         ),
         lambda i: json.loads(raw[i]),
         lambda i: [
-            services.b64url_decode(bodies[i][name], field=name) for name in ("token", "signature")
+            common.b64url_decode(bodies[i][name], field=name) for name in ("token", "signature")
         ],
         lambda i: text_fields(bodies[i]),
         token_checks,
@@ -290,16 +304,15 @@ def parts_child(bodies_file: str, count: int) -> None:
         lambda i: (
             secrets.token_urlsafe(32),
             uuid.uuid4(),
-            services.sha256_hex(tokens[i]),
-            services.sha256_hex("r" * 43),
+            common.sha256_hex(tokens[i]),
+            common.sha256_hex("r" * 43),
         ),
-        lambda i: (
-            open_letter_condition(letter, visibility_key=""),
-            statements_condition(letter, affirmed),
+        conditions,
+        lambda i: insert_row(
+            PendingSignature, rows[i], only_if=built[i], unless_exists=common.SPENT_TOKEN_KEY
         ),
-        lambda i: insert_row(Signature, rows[i], only_if=conditions),
         lambda i: JsonResponse(
-            {"id": str(rows[i]["id"]), "receipt": "r" * 43, "status": "counted"}, status=201
+            {"id": str(rows[i]["id"]), "receipt": "r" * 43, "status": "pending"}, status=201
         ),
         baseline_insert,
         lambda i: JsonResponse({"status": "created"}, status=201),
@@ -321,8 +334,8 @@ REDEMPTION_PARTS = [
     "token layout, text hash, signature < n",
     "RSA-PSS verify (blindrsa.verify)",
     "receipt, id and two SHA-256",
-    "the INSERT's two conditions (SQL text)",
-    "guarded INSERT (insert_row)",
+    "the INSERT's three conditions (SQL text)",
+    "guarded INSERT of the waiting row (insert_row)",
     "201 response (JsonResponse)",
     "baseline: INSERT (cursor.execute)",
     "baseline: 201 response (JsonResponse)",
